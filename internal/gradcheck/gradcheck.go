@@ -1,0 +1,90 @@
+// Package gradcheck compares Gorgonia's symbolic gradients with central
+// finite differences, the test that proves a layer's backward pass right.
+package gradcheck
+
+import (
+	"math"
+	"math/rand"
+
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Result is the worst disagreement found for one parameter.
+type Result struct {
+	Name     string
+	Checked  int     // elements perturbed
+	WorstRel float64 // worst |numeric-analytic| / max(|numeric|, |analytic|, Floor)
+}
+
+// Floor keeps the relative error of gradients that are zero up to rounding
+// from dividing by nothing.
+const Floor = 1e-7
+
+// Check differentiates the float64 scalar cost with respect to wrt, then
+// perturbs up to maxPerParam randomly chosen elements of each by +-eps and
+// compares (cost(+)-cost(-))/2eps with the symbolic gradient. The graph must
+// be float64 and built fresh: Check calls G.Grad on it.
+func Check(g *G.ExprGraph, cost *G.Node, wrt G.Nodes, eps float64, maxPerParam int, seed int64) ([]Result, error) {
+	if _, err := G.Grad(cost, wrt...); err != nil {
+		return nil, errors.Wrap(err, "gradcheck: symbolic gradient")
+	}
+	var loss G.Value
+	G.Read(cost, &loss)
+	vm := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+	defer vm.Close()
+	run := func() (float64, error) {
+		defer vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			return 0, errors.Wrap(err, "gradcheck: run")
+		}
+		return loss.Data().(float64), nil
+	}
+	// One run for the analytic gradients, copied before the next run adds to them.
+	if _, err := run(); err != nil {
+		return nil, err
+	}
+	analytic := make([][]float64, len(wrt))
+	for i, n := range wrt {
+		gv, err := n.Grad()
+		if err != nil {
+			return nil, errors.Wrapf(err, "gradcheck: gradient of %s", n.Name())
+		}
+		d, ok := gv.Data().([]float64)
+		if !ok {
+			return nil, errors.Errorf("gradcheck: %s is not float64", n.Name())
+		}
+		analytic[i] = append([]float64(nil), d...)
+	}
+	rng := rand.New(rand.NewSource(seed))
+	var results []Result
+	for i, n := range wrt {
+		vals := n.Value().(*tensor.Dense).Data().([]float64)
+		idx := rng.Perm(len(vals))
+		if len(idx) > maxPerParam {
+			idx = idx[:maxPerParam]
+		}
+		r := Result{Name: n.Name(), Checked: len(idx)}
+		for _, j := range idx {
+			orig := vals[j]
+			vals[j] = orig + eps
+			plus, err := run()
+			if err != nil {
+				return nil, err
+			}
+			vals[j] = orig - eps
+			minus, err := run()
+			if err != nil {
+				return nil, err
+			}
+			vals[j] = orig
+			num := (plus - minus) / (2 * eps)
+			ana := analytic[i][j]
+			rel := math.Abs(num-ana) / math.Max(Floor, math.Max(math.Abs(num), math.Abs(ana)))
+			r.WorstRel = math.Max(r.WorstRel, rel)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}

@@ -1,0 +1,155 @@
+package layers
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gorgonia.org/tensor"
+)
+
+// float is the element type of the kernels: float32 for training, float64
+// for finite-difference gradient checks.
+type float interface{ ~float32 | ~float64 }
+
+// gemm computes C = op(A)*op(B) + beta*C, row-major, on the calling goroutine's
+// share of the work.
+func gemm[T float](transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// workers is how many goroutines an op splits its work over.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// parallel runs fn(worker, lo, hi) over n items split into contiguous chunks,
+// one per worker, and waits for all of them.
+func parallel(n int, fn func(worker, lo, hi int)) {
+	w := min(workers(), n)
+	if w <= 1 {
+		if n > 0 {
+			fn(0, 0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(w - 1)
+	for i := 1; i < w; i++ {
+		go func(i int) {
+			defer wg.Done()
+			fn(i, i*n/w, (i+1)*n/w)
+		}(i)
+	}
+	fn(0, 0, n/w)
+	wg.Wait()
+}
+
+// workspace keeps an op's buffers across steps so that the steady state
+// allocates nothing. Slots are numbered by the op.
+type workspace struct {
+	bufs    []any
+	outputs []*tensor.Dense
+}
+
+// scratch returns slot's buffer with room for n elements (contents undefined).
+func scratch[T float](w *workspace, slot, n int) []T {
+	for len(w.bufs) <= slot {
+		w.bufs = append(w.bufs, nil)
+	}
+	b, _ := w.bufs[slot].([]T)
+	if cap(b) < n {
+		b = make([]T, n)
+		w.bufs[slot] = b
+	}
+	return b[:n]
+}
+
+// output returns slot's output tensor of the given dtype and shape, reusing
+// the previous step's tensor when it fits (contents undefined).
+func (w *workspace) output(slot int, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	for len(w.outputs) <= slot {
+		w.outputs = append(w.outputs, nil)
+	}
+	if t := w.outputs[slot]; t != nil && t.Dtype() == dt && t.Shape().Eq(shape) {
+		return t
+	}
+	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	w.outputs[slot] = t
+	return t
+}
+
+// im2col unrolls one image (C,H,W) into col (C*kh*kw, Ho*Wo) so that a
+// convolution becomes one matrix product.
+func im2col[T float](x []T, c, h, w int, g *convGeom, col []T) {
+	ho, wo := g.outSize(h, w)
+	p := ho * wo
+	for ci := 0; ci < c; ci++ {
+		plane := x[ci*h*w : (ci+1)*h*w]
+		for ki := 0; ki < g.kh; ki++ {
+			for kj := 0; kj < g.kw; kj++ {
+				row := col[((ci*g.kh+ki)*g.kw+kj)*p:][:p]
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*g.sh - g.ph + ki
+					dst := row[oy*wo : (oy+1)*wo]
+					if iy < 0 || iy >= h {
+						clear(dst)
+						continue
+					}
+					src := plane[iy*w : (iy+1)*w]
+					for ox := range dst {
+						ix := ox*g.sw - g.pw + kj
+						if ix < 0 || ix >= w {
+							dst[ox] = 0
+						} else {
+							dst[ox] = src[ix]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds col (C*kh*kw, Ho*Wo) back into one image's gradient (C,H,W),
+// the adjoint of im2col. dx must be zeroed by the caller.
+func col2im[T float](col []T, c, h, w int, g *convGeom, dx []T) {
+	ho, wo := g.outSize(h, w)
+	p := ho * wo
+	for ci := 0; ci < c; ci++ {
+		plane := dx[ci*h*w : (ci+1)*h*w]
+		for ki := 0; ki < g.kh; ki++ {
+			for kj := 0; kj < g.kw; kj++ {
+				row := col[((ci*g.kh+ki)*g.kw+kj)*p:][:p]
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*g.sh - g.ph + ki
+					if iy < 0 || iy >= h {
+						continue
+					}
+					src := row[oy*wo : (oy+1)*wo]
+					dst := plane[iy*w : (iy+1)*w]
+					for ox, v := range src {
+						ix := ox*g.sw - g.pw + kj
+						if ix >= 0 && ix < w {
+							dst[ix] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,334 @@
+package layers
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/gorgonia-zoo/resnet/internal/gradcheck"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// randDense returns a tensor of normal values.
+func randDense(rng *rand.Rand, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	switch d := t.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+		}
+	case []float64:
+		for i := range d {
+			d[i] = rng.NormFloat64()
+		}
+	}
+	return t
+}
+
+// input adds a named input node holding random values.
+func input(g *G.ExprGraph, rng *rand.Rand, name string, dt tensor.Dtype, shape ...int) *G.Node {
+	return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(randDense(rng, dt, shape...)))
+}
+
+// weightedSum makes a scalar cost sum(y * r) with a fixed random r, so every
+// output element has its own non-trivial gradient.
+func weightedSum(t *testing.T, rng *rand.Rand, y *G.Node) *G.Node {
+	t.Helper()
+	r := G.NewTensor(y.Graph(), y.Dtype(), y.Shape().Dims(), G.WithShape(y.Shape()...), G.WithName("r"), G.WithValue(randDense(rng, y.Dtype(), y.Shape()...)))
+	c, err := G.Sum(G.Must(G.HadamardProd(y, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// requireGrads runs a finite-difference check and fails above 1e-6 relative.
+func requireGrads(t *testing.T, g *G.ExprGraph, cost *G.Node, wrt G.Nodes) {
+	t.Helper()
+	res, err := gradcheck.Check(g, cost, wrt, 1e-6, 40, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		t.Logf("%s %.2e %d", r.Name, r.WorstRel, r.Checked)
+		if r.WorstRel > 1e-6 {
+			t.Errorf("%s: worst relative gradient error %.2e over %d elements", r.Name, r.WorstRel, r.Checked)
+		}
+	}
+}
+
+func newTestScope(g *G.ExprGraph, training bool) *Scope {
+	return NewScope(g, NewState(), tensor.Float64, NewMode(training), 7)
+}
+
+func TestConvGradients(t *testing.T) {
+	for _, c := range []struct{ k, stride, pad, h int }{{3, 1, 1, 5}, {3, 2, 1, 6}, {1, 1, 0, 4}, {1, 2, 0, 5}, {7, 2, 3, 9}} {
+		rng := rand.New(rand.NewSource(1))
+		g := G.NewGraph()
+		s := newTestScope(g, true)
+		x := input(g, rng, "x", tensor.Float64, 2, 3, c.h, c.h)
+		y, err := Conv2d(s, "conv", x, 4, c.k, c.stride, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireGrads(t, g, weightedSum(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
+	}
+}
+
+// TestConvMatchesStock checks the NCHW GEMM convolution against Gorgonia's
+// own im2col Conv2d, values and gradients, in float32 to 1e-4 relative.
+func TestConvMatchesStock(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for trial := 0; trial < 6; trial++ {
+		n, cin, cout, h := 1+rng.Intn(3), 1+rng.Intn(5), 1+rng.Intn(6), 3+rng.Intn(8)
+		k := []int{1, 3, 5}[rng.Intn(3)]
+		stride, pad := 1+rng.Intn(2), rng.Intn(k/2+1)
+		xv, wv, rv := randDense(rng, tensor.Float32, n, cin, h, h), randDense(rng, tensor.Float32, cout, cin, k, k), (*tensor.Dense)(nil)
+		run := func(ours bool) (out []float32, dx, dw []float32) {
+			g := G.NewGraph()
+			x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(xv.Shape()...), G.WithName("x"), G.WithValue(xv.Clone()))
+			w := G.NewTensor(g, tensor.Float32, 4, G.WithShape(wv.Shape()...), G.WithName("w"), G.WithValue(wv.Clone()))
+			var y *G.Node
+			if ours {
+				y = G.Must(G.ApplyOp(newConvOp(convGeom{k, k, stride, stride, pad, pad}), x, w))
+			} else {
+				y = G.Must(G.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, []int{1, 1}))
+			}
+			if rv == nil {
+				rv = randDense(rng, tensor.Float32, y.Shape()...)
+			}
+			r := G.NewTensor(g, tensor.Float32, 4, G.WithShape(y.Shape()...), G.WithName("r"), G.WithValue(rv))
+			cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, r))))
+			if _, err := G.Grad(cost, x, w); err != nil {
+				t.Fatal(err)
+			}
+			var yv G.Value
+			G.Read(y, &yv)
+			vm := G.NewTapeMachine(g, G.BindDualValues(x, w))
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			gx, _ := x.Grad()
+			gw, _ := w.Grad()
+			return append([]float32(nil), yv.Data().([]float32)...), gx.Data().([]float32), gw.Data().([]float32)
+		}
+		y1, dx1, dw1 := run(false)
+		y2, dx2, dw2 := run(true)
+		for _, p := range []struct {
+			what      string
+			want, got []float32
+		}{{"output", y1, y2}, {"dx", dx1, dx2}, {"dw", dw1, dw2}} {
+			if err := relDiff(p.want, p.got); err > 1e-4 {
+				t.Errorf("trial %d (n%d cin%d cout%d h%d k%d s%d p%d): %s differs from stock Conv2d by %.2e", trial, n, cin, cout, h, k, stride, pad, p.what, err)
+			}
+		}
+	}
+}
+
+// relDiff is max |a-b| over max |a|.
+func relDiff(want, got []float32) float64 {
+	var diff, scale float64
+	for i := range want {
+		diff = math.Max(diff, math.Abs(float64(want[i]-got[i])))
+		scale = math.Max(scale, math.Abs(float64(want[i])))
+	}
+	if len(want) != len(got) {
+		return math.Inf(1)
+	}
+	return diff / math.Max(scale, 1e-30)
+}
+
+func TestBatchNormGradients(t *testing.T) {
+	for _, relu := range []bool{false, true} {
+		for _, training := range []bool{true, false} {
+			rng := rand.New(rand.NewSource(3))
+			g := G.NewGraph()
+			s := newTestScope(g, training)
+			x := input(g, rng, "x", tensor.Float64, 3, 4, 3, 2)
+			y, err := BatchNorm2d(s, "bn", x, BNOptions{ReLU: relu})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Non-trivial gamma, beta and running statistics.
+			for _, e := range s.State().Entries() {
+				if d, ok := e.Value.Data().([]float64); ok {
+					for i := range d {
+						d[i] = 0.5 + rng.Float64()
+					}
+				}
+			}
+			requireGrads(t, g, weightedSum(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
+		}
+	}
+}
+
+func TestBatchNormStatistics(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	g := G.NewGraph()
+	mode := NewMode(true)
+	s := NewScope(g, NewState(), tensor.Float64, mode, 1)
+	x := input(g, rng, "x", tensor.Float64, 4, 2, 3, 3)
+	y, err := BatchNorm2d(s, "bn", x, BNOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yv G.Value
+	G.Read(y, &yv)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	step := func() []float64 {
+		t.Helper()
+		defer vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float64(nil), yv.Data().([]float64)...)
+	}
+	xs := x.Value().Data().([]float64)
+	const m = 4 * 9
+	mean, sq := make([]float64, 2), make([]float64, 2)
+	for i, v := range xs {
+		mean[(i/9)%2] += v / m
+	}
+	for i, v := range xs {
+		d := v - mean[(i/9)%2]
+		sq[(i/9)%2] += d * d
+	}
+	out := step()
+	for i, v := range xs {
+		c := (i / 9) % 2
+		want := (v - mean[c]) / math.Sqrt(sq[c]/m+BNEpsilon)
+		if math.Abs(out[i]-want) > 1e-12 {
+			t.Fatalf("train output %d = %v, want %v", i, out[i], want)
+		}
+	}
+	rm, _ := s.State().Get("bn.running_mean")
+	rv, _ := s.State().Get("bn.running_var")
+	nbt, _ := s.State().Get("bn.num_batches_tracked")
+	for c := 0; c < 2; c++ {
+		if got, want := rm.Value.Data().([]float64)[c], 0.1*mean[c]; math.Abs(got-want) > 1e-12 {
+			t.Errorf("running_mean[%d] = %v, want %v", c, got, want)
+		}
+		if got, want := rv.Value.Data().([]float64)[c], 0.9+0.1*sq[c]/(m-1); math.Abs(got-want) > 1e-12 {
+			t.Errorf("running_var[%d] = %v, want %v (unbiased)", c, got, want)
+		}
+	}
+	// Eval uses the running statistics and leaves them alone; back in
+	// training they carry on from where they were.
+	mode.SetTraining(false)
+	rmBefore := append([]float64(nil), rm.Value.Data().([]float64)...)
+	out = step()
+	for i, v := range xs {
+		c := (i / 9) % 2
+		want := (v - rmBefore[c]) / math.Sqrt(rv.Value.Data().([]float64)[c]+BNEpsilon)
+		if math.Abs(out[i]-want) > 1e-12 {
+			t.Fatalf("eval output %d = %v, want %v", i, out[i], want)
+		}
+	}
+	mode.SetTraining(true)
+	step()
+	if got, want := rm.Value.Data().([]float64)[0], 0.9*rmBefore[0]+0.1*mean[0]; math.Abs(got-want) > 1e-12 {
+		t.Errorf("after train->eval->train running_mean[0] = %v, want %v", got, want)
+	}
+	if got := nbt.Value.Data().(int64); got != 2 {
+		t.Errorf("num_batches_tracked = %d, want 2 (eval does not count)", got)
+	}
+}
+
+func TestElementwiseGradients(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	g := G.NewGraph()
+	a := input(g, rng, "a", tensor.Float64, 2, 4, 3, 3)
+	b := input(g, rng, "b", tensor.Float64, 2, 4, 3, 3)
+	r, err := ReLU(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, err := AddReLU(r, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ShortcutA(ar, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sc.Shape().Eq(tensor.Shape{2, 8, 2, 2}) {
+		t.Fatalf("ShortcutA shape %v, want (2,8,2,2)", sc.Shape())
+	}
+	p, err := GlobalAvgPool(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestScope(g, true)
+	fc, err := Linear(s, "fc", p, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireGrads(t, g, weightedSum(t, rng, fc), append(G.Nodes{a, b}, s.Learnables()...))
+}
+
+func TestShortcutAValues(t *testing.T) {
+	g := G.NewGraph()
+	xv := tensor.New(tensor.WithShape(1, 2, 3, 3), tensor.WithBacking([]float64{
+		1, 2, 3, 4, 5, 6, 7, 8, 9,
+		11, 12, 13, 14, 15, 16, 17, 18, 19}))
+	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 2, 3, 3), G.WithName("x"), G.WithValue(xv))
+	y := G.Must(ShortcutA(x, 4))
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0, 0, 0, 0, 1, 3, 7, 9, 11, 13, 17, 19, 0, 0, 0, 0}
+	got := y.Value().Data().([]float64)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("ShortcutA = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestSoftmaxCrossEntropy(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	g := G.NewGraph()
+	z := input(g, rng, "z", tensor.Float64, 3, 5)
+	tv := tensor.New(tensor.WithShape(3, 5), tensor.WithBacking(make([]float64, 15)))
+	labels := []int{2, 0, 4}
+	for i, l := range labels {
+		tv.Data().([]float64)[i*5+l] = 1
+	}
+	tn := G.NewTensor(g, tensor.Float64, 2, G.WithShape(3, 5), G.WithName("t"), G.WithValue(tv))
+	loss, err := SoftmaxCrossEntropy(z, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zs := z.Value().Data().([]float64)
+	var want float64
+	for i, l := range labels {
+		var se float64
+		for j := 0; j < 5; j++ {
+			se += math.Exp(zs[i*5+j])
+		}
+		want += (math.Log(se) - zs[i*5+l]) / 3
+	}
+	requireGrads(t, g, loss, G.Nodes{z})
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := loss.Value().Data().(float64); math.Abs(got-want) > 1e-12 {
+		t.Errorf("loss = %v, want %v", got, want)
+	}
+	// A huge logit in row 0 must not spill into other rows (stock LogSoftMax does).
+	zs[0] = 1e4
+	vm.Reset()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := loss.Value().Data().(float64); math.IsNaN(got) || math.IsInf(got, 0) {
+		t.Errorf("loss with logit 1e4 = %v, want finite", got)
+	}
+}

@@ -1,0 +1,246 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGeom is a 2-D convolution's kernel size, stride and zero padding.
+type convGeom struct{ kh, kw, sh, sw, ph, pw int }
+
+func (g *convGeom) outSize(h, w int) (int, int) {
+	return (h+2*g.ph-g.kh)/g.sh + 1, (w+2*g.pw-g.kw)/g.sw + 1
+}
+
+// pointwise reports whether the convolution is a plain matrix product over
+// channels (1x1, stride 1, no padding), which needs no im2col.
+func (g *convGeom) pointwise() bool {
+	return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0
+}
+
+func (g *convGeom) String() string {
+	return fmt.Sprintf("%dx%d/s%d/p%d", g.kh, g.kw, g.sh, g.ph)
+}
+
+// convOp convolves x (N,Cin,H,W) with w (Cout,Cin,kh,kw) into (N,Cout,Ho,Wo)
+// straight in NCHW: per image, out = W (Cout, Cin*kh*kw) x im2col(x).
+type convOp struct {
+	opBase
+	geom convGeom
+	ws   workspace
+}
+
+func newConvOp(g convGeom) *convOp {
+	return &convOp{opBase: newOpBase("Conv" + g.String()), geom: g}
+}
+
+func (op *convOp) Arity() int         { return 2 }
+func (op *convOp) Type() hm.Type      { return fnType(4, 4, 4) }
+func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op *convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4, 4)
+	if err != nil {
+		return nil, err
+	}
+	x, w := s[0], s[1]
+	if x[1] != w[1] || w[2] != op.geom.kh || w[3] != op.geom.kw {
+		return nil, errors.Errorf("%s: input %v does not fit weight %v", op.name, x, w)
+	}
+	ho, wo := op.geom.outSize(x[2], x[3])
+	if ho <= 0 || wo <= 0 {
+		return nil, errors.Errorf("%s: input %v is smaller than the kernel", op.name, x)
+	}
+	return tensor.Shape{x[0], w[0], ho, wo}, nil
+}
+
+func (op *convOp) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	shape, err := op.InferShape(ts[0].Shape(), ts[1].Shape())
+	if err != nil {
+		return nil, err
+	}
+	out := op.ws.output(0, dt, shape)
+	if dt == tensor.Float32 {
+		convForward[float32](op, ts[0], ts[1], out)
+	} else {
+		convForward[float64](op, ts[0], ts[1], out)
+	}
+	return out, nil
+}
+
+func (op *convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&convGradInput{opBase: newOpBase(op.name + "GradInput"), fwd: op}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&convGradWeight{opBase: newOpBase(op.name + "GradWeight"), fwd: op}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// convDims are the sizes one convolution call works with.
+type convDims struct {
+	n, c, h, w int // input
+	co, ho, wo int // output
+	k, p       int // im2col rows (Cin*kh*kw) and columns (Ho*Wo)
+}
+
+func dimsOf(g *convGeom, x, w *tensor.Dense) convDims {
+	xs, ws := x.Shape(), w.Shape()
+	d := convDims{n: xs[0], c: xs[1], h: xs[2], w: xs[3], co: ws[0]}
+	d.ho, d.wo = g.outSize(d.h, d.w)
+	d.k, d.p = d.c*g.kh*g.kw, d.ho*d.wo
+	return d
+}
+
+// reserve makes sure every worker's scratch slot exists before the workers
+// start, so that they only read the workspace's slot table.
+func reserve[T float](ws *workspace, first, n int) {
+	for i := 0; i < workers(); i++ {
+		scratch[T](ws, first+i, n)
+	}
+}
+
+func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense) {
+	g, d := &op.geom, dimsOf(&op.geom, xt, wt)
+	x, w, out := data[T](xt), data[T](wt), data[T](outt)
+	reserve[T](&op.ws, 0, d.k*d.p)
+	parallel(d.n, func(worker, lo, hi int) {
+		col := scratch[T](&op.ws, worker, d.k*d.p)
+		for i := lo; i < hi; i++ {
+			xi := x[i*d.c*d.h*d.w : (i+1)*d.c*d.h*d.w]
+			if g.pointwise() {
+				col = xi
+			} else {
+				im2col(xi, d.c, d.h, d.w, g, col)
+			}
+			gemm(false, false, d.co, d.p, d.k, w, d.k, col, d.p, 0, out[i*d.co*d.p:(i+1)*d.co*d.p], d.p)
+		}
+	})
+}
+
+// convGradInput is dL/dx = col2im(W^T x dy), per image.
+type convGradInput struct {
+	opBase
+	fwd *convOp
+	ws  workspace
+}
+
+func (op *convGradInput) Arity() int    { return 3 } // x, w, dy
+func (op *convGradInput) Type() hm.Type { return fnType(4, 4, 4, 4) }
+func (op *convGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4, 4, 4)
+	if err != nil {
+		return nil, err
+	}
+	return s[0].Clone(), nil
+}
+
+func (op *convGradInput) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	out := op.ws.output(0, dt, ts[0].Shape())
+	if dt == tensor.Float32 {
+		convBackwardInput[float32](op, ts[0], ts[1], ts[2], out)
+	} else {
+		convBackwardInput[float64](op, ts[0], ts[1], ts[2], out)
+	}
+	return out, nil
+}
+
+func convBackwardInput[T float](op *convGradInput, xt, wt, dyt, dxt *tensor.Dense) {
+	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
+	w, dy, dx := data[T](wt), data[T](dyt), data[T](dxt)
+	reserve[T](&op.ws, 0, d.k*d.p)
+	parallel(d.n, func(worker, lo, hi int) {
+		dcol := scratch[T](&op.ws, worker, d.k*d.p)
+		for i := lo; i < hi; i++ {
+			dxi := dx[i*d.c*d.h*d.w : (i+1)*d.c*d.h*d.w]
+			dyi := dy[i*d.co*d.p : (i+1)*d.co*d.p]
+			if g.pointwise() {
+				gemm(true, false, d.k, d.p, d.co, w, d.k, dyi, d.p, 0, dxi, d.p)
+				continue
+			}
+			gemm(true, false, d.k, d.p, d.co, w, d.k, dyi, d.p, 0, dcol, d.p)
+			clear(dxi)
+			col2im(dcol, d.c, d.h, d.w, g, dxi)
+		}
+	})
+}
+
+// convGradWeight is dL/dW = sum over images of dy x im2col(x)^T.
+type convGradWeight struct {
+	opBase
+	fwd *convOp
+	ws  workspace
+}
+
+func (op *convGradWeight) Arity() int    { return 3 } // x, w, dy
+func (op *convGradWeight) Type() hm.Type { return fnType(4, 4, 4, 4) }
+func (op *convGradWeight) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4, 4, 4)
+	if err != nil {
+		return nil, err
+	}
+	return s[1].Clone(), nil
+}
+
+func (op *convGradWeight) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	out := op.ws.output(0, dt, ts[1].Shape())
+	if dt == tensor.Float32 {
+		convBackwardWeight[float32](op, ts[0], ts[1], ts[2], out)
+	} else {
+		convBackwardWeight[float64](op, ts[0], ts[1], ts[2], out)
+	}
+	return out, nil
+}
+
+// Scratch slots of convGradWeight: one im2col buffer per worker, then one
+// partial weight gradient per worker.
+func convBackwardWeight[T float](op *convGradWeight, xt, wt, dyt, dwt *tensor.Dense) {
+	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
+	x, dy, dw := data[T](xt), data[T](dyt), data[T](dwt)
+	nw := workers()
+	reserve[T](&op.ws, 0, d.k*d.p)
+	reserve[T](&op.ws, nw, d.co*d.k)
+	used := min(nw, d.n)
+	parallel(d.n, func(worker, lo, hi int) {
+		col := scratch[T](&op.ws, worker, d.k*d.p)
+		part := scratch[T](&op.ws, nw+worker, d.co*d.k)
+		for i := lo; i < hi; i++ {
+			xi := x[i*d.c*d.h*d.w : (i+1)*d.c*d.h*d.w]
+			if g.pointwise() {
+				col = xi
+			} else {
+				im2col(xi, d.c, d.h, d.w, g, col)
+			}
+			beta := T(1)
+			if i == lo {
+				beta = 0
+			}
+			gemm(false, true, d.co, d.k, d.p, dy[i*d.co*d.p:(i+1)*d.co*d.p], d.p, col, d.p, beta, part, d.k)
+		}
+	})
+	copy(dw, scratch[T](&op.ws, nw, d.co*d.k))
+	for wk := 1; wk < used; wk++ {
+		for j, v := range scratch[T](&op.ws, nw+wk, d.co*d.k) {
+			dw[j] += v
+		}
+	}
+}
