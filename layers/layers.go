@@ -174,13 +174,16 @@ func MaxPool2d(s *Scope, name string, x *G.Node, k, stride, pad int) (*G.Node, e
 }
 
 // ShortcutA is the paper's parameter-free option-A shortcut for a block that
-// halves the resolution and widens to cout channels: x[:, :, ::2, ::2] with
-// the new channels zero-padded evenly on both sides.
-func ShortcutA(x *G.Node, cout int) (*G.Node, error) {
+// subsamples by stride and widens to cout channels: x[:, :, ::stride, ::stride]
+// with the new channels zero-padded evenly on both sides.
+func ShortcutA(x *G.Node, cout, stride int) (*G.Node, error) {
 	if err := checkRank(x, 4, "ShortcutA"); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(&shortcutAOp{opBase: newOpBase(fmt.Sprintf("ShortcutA%d", cout)), cout: cout}, x)
+	if stride <= 0 {
+		return nil, errors.Errorf("ShortcutA: stride %d, want a positive stride", stride)
+	}
+	return G.ApplyOp(&shortcutAOp{opBase: newOpBase(fmt.Sprintf("ShortcutA%d/s%d", cout, stride)), cout: cout, stride: stride}, x)
 }
 
 // ShortcutB is the option-B projection shortcut, torchvision's downsample:

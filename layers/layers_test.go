@@ -10,52 +10,13 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// randDense returns a tensor of normal values.
-func randDense(rng *rand.Rand, dt tensor.Dtype, shape ...int) *tensor.Dense {
-	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
-	switch d := t.Data().(type) {
-	case []float32:
-		for i := range d {
-			d[i] = float32(rng.NormFloat64())
-		}
-	case []float64:
-		for i := range d {
-			d[i] = rng.NormFloat64()
-		}
-	}
-	return t
-}
-
-// input adds a named input node holding random values.
-func input(g *G.ExprGraph, rng *rand.Rand, name string, dt tensor.Dtype, shape ...int) *G.Node {
-	return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(randDense(rng, dt, shape...)))
-}
-
-// weightedSum makes a scalar cost sum(y * r) with a fixed random r, so every
-// output element has its own non-trivial gradient.
-func weightedSum(t *testing.T, rng *rand.Rand, y *G.Node) *G.Node {
+func mustCost(t *testing.T, rng *rand.Rand, y *G.Node) *G.Node {
 	t.Helper()
-	r := G.NewTensor(y.Graph(), y.Dtype(), y.Shape().Dims(), G.WithShape(y.Shape()...), G.WithName("r"), G.WithValue(randDense(rng, y.Dtype(), y.Shape()...)))
-	c, err := G.Sum(G.Must(G.HadamardProd(y, r)))
+	c, err := gradcheck.WeightedSum(rng, y)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// requireGrads runs a finite-difference check and fails above 1e-6 relative.
-func requireGrads(t *testing.T, g *G.ExprGraph, cost *G.Node, wrt G.Nodes) {
-	t.Helper()
-	res, err := gradcheck.Check(g, cost, wrt, 1e-6, 40, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		t.Logf("%s %.2e %d", r.Name, r.WorstRel, r.Checked)
-		if r.WorstRel > 1e-6 {
-			t.Errorf("%s: worst relative gradient error %.2e over %d elements", r.Name, r.WorstRel, r.Checked)
-		}
-	}
 }
 
 func newTestScope(g *G.ExprGraph, training bool) *Scope {
@@ -67,12 +28,12 @@ func TestConvGradients(t *testing.T) {
 		rng := rand.New(rand.NewSource(1))
 		g := G.NewGraph()
 		s := newTestScope(g, true)
-		x := input(g, rng, "x", tensor.Float64, 2, 3, c.h, c.h)
+		x := gradcheck.Input(g, rng, "x", tensor.Float64, 2, 3, c.h, c.h)
 		y, err := Conv2d(s, "conv", x, 4, c.k, c.stride, c.pad)
 		if err != nil {
 			t.Fatal(err)
 		}
-		requireGrads(t, g, weightedSum(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
+		gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
 	}
 }
 
@@ -84,7 +45,7 @@ func TestConvMatchesStock(t *testing.T) {
 		n, cin, cout, h := 1+rng.Intn(3), 1+rng.Intn(5), 1+rng.Intn(6), 3+rng.Intn(8)
 		k := []int{1, 3, 5}[rng.Intn(3)]
 		stride, pad := 1+rng.Intn(2), rng.Intn(k/2+1)
-		xv, wv, rv := randDense(rng, tensor.Float32, n, cin, h, h), randDense(rng, tensor.Float32, cout, cin, k, k), (*tensor.Dense)(nil)
+		xv, wv, rv := gradcheck.RandTensor(rng, tensor.Float32, n, cin, h, h), gradcheck.RandTensor(rng, tensor.Float32, cout, cin, k, k), (*tensor.Dense)(nil)
 		run := func(ours bool) (out []float32, dx, dw []float32) {
 			g := G.NewGraph()
 			x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(xv.Shape()...), G.WithName("x"), G.WithValue(xv.Clone()))
@@ -96,7 +57,7 @@ func TestConvMatchesStock(t *testing.T) {
 				y = G.Must(G.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, []int{1, 1}))
 			}
 			if rv == nil {
-				rv = randDense(rng, tensor.Float32, y.Shape()...)
+				rv = gradcheck.RandTensor(rng, tensor.Float32, y.Shape()...)
 			}
 			r := G.NewTensor(g, tensor.Float32, 4, G.WithShape(y.Shape()...), G.WithName("r"), G.WithValue(rv))
 			cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, r))))
@@ -146,7 +107,7 @@ func TestBatchNormGradients(t *testing.T) {
 			rng := rand.New(rand.NewSource(3))
 			g := G.NewGraph()
 			s := newTestScope(g, training)
-			x := input(g, rng, "x", tensor.Float64, 3, 4, 3, 2)
+			x := gradcheck.Input(g, rng, "x", tensor.Float64, 3, 4, 3, 2)
 			y, err := BatchNorm2d(s, "bn", x, BNOptions{ReLU: relu})
 			if err != nil {
 				t.Fatal(err)
@@ -159,7 +120,7 @@ func TestBatchNormGradients(t *testing.T) {
 					}
 				}
 			}
-			requireGrads(t, g, weightedSum(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
+			gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
 		}
 	}
 }
@@ -169,7 +130,7 @@ func TestBatchNormStatistics(t *testing.T) {
 	g := G.NewGraph()
 	mode := NewMode(true)
 	s := NewScope(g, NewState(), tensor.Float64, mode, 1)
-	x := input(g, rng, "x", tensor.Float64, 4, 2, 3, 3)
+	x := gradcheck.Input(g, rng, "x", tensor.Float64, 4, 2, 3, 3)
 	y, err := BatchNorm2d(s, "bn", x, BNOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -240,8 +201,8 @@ func TestBatchNormStatistics(t *testing.T) {
 func TestElementwiseGradients(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	g := G.NewGraph()
-	a := input(g, rng, "a", tensor.Float64, 2, 4, 3, 3)
-	b := input(g, rng, "b", tensor.Float64, 2, 4, 3, 3)
+	a := gradcheck.Input(g, rng, "a", tensor.Float64, 2, 4, 3, 3)
+	b := gradcheck.Input(g, rng, "b", tensor.Float64, 2, 4, 3, 3)
 	r, err := ReLU(a)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +211,7 @@ func TestElementwiseGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := ShortcutA(ar, 8)
+	sc, err := ShortcutA(ar, 8, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +227,7 @@ func TestElementwiseGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	requireGrads(t, g, weightedSum(t, rng, fc), append(G.Nodes{a, b}, s.Learnables()...))
+	gradcheck.Assert(t, g, mustCost(t, rng, fc), append(G.Nodes{a, b}, s.Learnables()...))
 }
 
 func TestShortcutAValues(t *testing.T) {
@@ -275,7 +236,7 @@ func TestShortcutAValues(t *testing.T) {
 		1, 2, 3, 4, 5, 6, 7, 8, 9,
 		11, 12, 13, 14, 15, 16, 17, 18, 19}))
 	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 2, 3, 3), G.WithName("x"), G.WithValue(xv))
-	y := G.Must(ShortcutA(x, 4))
+	y := G.Must(ShortcutA(x, 4, 2))
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
@@ -293,7 +254,7 @@ func TestShortcutAValues(t *testing.T) {
 func TestSoftmaxCrossEntropy(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))
 	g := G.NewGraph()
-	z := input(g, rng, "z", tensor.Float64, 3, 5)
+	z := gradcheck.Input(g, rng, "z", tensor.Float64, 3, 5)
 	tv := tensor.New(tensor.WithShape(3, 5), tensor.WithBacking(make([]float64, 15)))
 	labels := []int{2, 0, 4}
 	for i, l := range labels {
@@ -313,7 +274,7 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 		}
 		want += (math.Log(se) - zs[i*5+l]) / 3
 	}
-	requireGrads(t, g, loss, G.Nodes{z})
+	gradcheck.Assert(t, g, loss, G.Nodes{z})
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {

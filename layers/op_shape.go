@@ -7,13 +7,13 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// shortcutAOp is the paper's option-A shortcut: keep every second row and
-// column (stride 2) and zero-pad the channels evenly on both sides, so
-// (N,Cin,H,W) becomes (N,Cout,ceil(H/2),ceil(W/2)). It has no parameters.
+// shortcutAOp is the paper's option-A shortcut: keep every stride-th row and
+// column and zero-pad the channels evenly on both sides, so (N,Cin,H,W)
+// becomes (N,Cout,ceil(H/stride),ceil(W/stride)). It has no parameters.
 type shortcutAOp struct {
 	opBase
-	cout int
-	ws   workspace
+	cout, stride int
+	ws           workspace
 }
 
 func (op *shortcutAOp) Arity() int         { return 1 }
@@ -28,7 +28,7 @@ func (op *shortcutAOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if op.cout < x[1] || (op.cout-x[1])%2 != 0 {
 		return nil, errors.Errorf("%s: cannot pad %d channels evenly to %d", op.name, x[1], op.cout)
 	}
-	return tensor.Shape{x[0], op.cout, (x[2] + 1) / 2, (x[3] + 1) / 2}, nil
+	return tensor.Shape{x[0], op.cout, ceilDiv(x[2], op.stride), ceilDiv(x[3], op.stride)}, nil
 }
 
 func (op *shortcutAOp) Do(in ...G.Value) (G.Value, error) {
@@ -42,18 +42,18 @@ func (op *shortcutAOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.ws.output(0, dt, shape)
 	if dt == tensor.Float32 {
-		subsamplePad(data[float32](ts[0]), ts[0].Shape(), data[float32](out), op.cout, false)
+		subsamplePad(data[float32](ts[0]), ts[0].Shape(), data[float32](out), op.cout, op.stride, false)
 	} else {
-		subsamplePad(data[float64](ts[0]), ts[0].Shape(), data[float64](out), op.cout, false)
+		subsamplePad(data[float64](ts[0]), ts[0].Shape(), data[float64](out), op.cout, op.stride, false)
 	}
 	return out, nil
 }
 
 // subsamplePad copies x (N,C,H,W) into the strided, channel-padded y, or with
 // backward set, gathers y's gradient back into x (zeros elsewhere).
-func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout int, backward bool) {
+func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout, stride int, backward bool) {
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
-	ho, wo := (h+1)/2, (w+1)/2
+	ho, wo := ceilDiv(h, stride), ceilDiv(w, stride)
 	pad := (cout - c) / 2
 	if backward {
 		clear(x)
@@ -67,9 +67,9 @@ func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout int, backward boo
 			for oy := 0; oy < ho; oy++ {
 				for ox := 0; ox < wo; ox++ {
 					if backward {
-						xp[2*oy*w+2*ox] = yp[oy*wo+ox]
+						xp[stride*(oy*w+ox)] = yp[oy*wo+ox]
 					} else {
-						yp[oy*wo+ox] = xp[2*oy*w+2*ox]
+						yp[oy*wo+ox] = xp[stride*(oy*w+ox)]
 					}
 				}
 			}
@@ -78,14 +78,15 @@ func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout int, backward boo
 }
 
 func (op *shortcutAOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&shortcutAGrad{opBase: newOpBase(op.name + "Grad")}, in[0], grad)
+	dx, err := G.ApplyOp(&shortcutAGrad{opBase: newOpBase(op.name + "Grad"), fwd: op}, in[0], grad)
 	return G.Nodes{dx}, err
 }
 
 // shortcutAGrad routes the shortcut's gradient back to the kept pixels.
 type shortcutAGrad struct {
 	opBase
-	ws workspace
+	fwd *shortcutAOp
+	ws  workspace
 }
 
 func (op *shortcutAGrad) Arity() int    { return 2 } // x, dy
@@ -106,12 +107,14 @@ func (op *shortcutAGrad) Do(in ...G.Value) (G.Value, error) {
 	out := op.ws.output(0, dt, ts[0].Shape())
 	cout := ts[1].Shape()[1]
 	if dt == tensor.Float32 {
-		subsamplePad(data[float32](out), out.Shape(), data[float32](ts[1]), cout, true)
+		subsamplePad(data[float32](out), out.Shape(), data[float32](ts[1]), cout, op.fwd.stride, true)
 	} else {
-		subsamplePad(data[float64](out), out.Shape(), data[float64](ts[1]), cout, true)
+		subsamplePad(data[float64](out), out.Shape(), data[float64](ts[1]), cout, op.fwd.stride, true)
 	}
 	return out, nil
 }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // globalAvgPoolOp averages each channel's plane: (N,C,H,W) -> (N,C).
 type globalAvgPoolOp struct {
