@@ -43,16 +43,19 @@ func WeightedSum(rng *rand.Rand, y *G.Node) (*G.Node, error) {
 	return G.Sum(p)
 }
 
-// Assert runs Check with eps 1e-4 on up to 40 elements per parameter and
+// Assert runs Check with eps 1e-5 on up to 40 elements per parameter and
 // fails t for any parameter whose worst relative error exceeds Tolerance.
 func Assert(t testing.TB, g *G.ExprGraph, cost *G.Node, wrt G.Nodes) {
 	t.Helper()
-	res, err := Check(g, cost, wrt, 1e-4, 40, 1)
+	res, err := Check(g, cost, wrt, 1e-5, 40, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		t.Logf("%s: worst relative error %.1e over %d elements", r.Name, r.WorstRel, r.Checked)
+		t.Logf("%s: worst relative error %.1e over %d elements (%d skipped at kinks)", r.Name, r.WorstRel, r.Checked, r.Kinks)
+		if r.Checked < r.Kinks {
+			t.Errorf("%s: %d elements skipped at ReLU kinks, only %d compared", r.Name, r.Kinks, r.Checked)
+		}
 		if r.WorstRel > Tolerance {
 			t.Errorf("%s: worst relative gradient error %.2e over %d elements, want <= %.0e", r.Name, r.WorstRel, r.Checked, Tolerance)
 		}
