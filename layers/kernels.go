@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 
+	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/tensor"
@@ -13,23 +14,25 @@ import (
 // for finite-difference gradient checks.
 type float interface{ ~float32 | ~float64 }
 
-// gemm computes C = op(A)*op(B) + beta*C, row-major, on the calling goroutine's
-// share of the work.
+// gemm computes C = op(A)*op(B) + beta*C, row-major, on the calling
+// goroutine: the ops parallelize over images themselves. float32 goes
+// through the package's AVX-512/AVX2 kernels, float64 (gradient checks only)
+// through gonum.
 func gemm[T float](transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
-	}
-	if transB {
-		tb = blas.Trans
-	}
 	switch a := any(a).(type) {
 	case []float32:
-		gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		gemm32.SgemmSerial(transA, transB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
+		ta, tb := blas.NoTrans, blas.NoTrans
+		if transA {
+			ta = blas.Trans
+		}
+		if transB {
+			tb = blas.Trans
+		}
 		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }
@@ -94,7 +97,8 @@ func (w *workspace) output(slot int, dt tensor.Dtype, shape tensor.Shape) *tenso
 }
 
 // im2col unrolls one image (C,H,W) into col (C*kh*kw, Ho*Wo) so that a
-// convolution becomes one matrix product.
+// convolution becomes one matrix product. Each output row is a run of input
+// pixels, copied whole where the kernel tap stays inside the image.
 func im2col[T float](x []T, c, h, w int, g *convGeom, col []T) {
 	ho, wo := g.outSize(h, w)
 	p := ho * wo
@@ -103,26 +107,47 @@ func im2col[T float](x []T, c, h, w int, g *convGeom, col []T) {
 		for ki := 0; ki < g.kh; ki++ {
 			for kj := 0; kj < g.kw; kj++ {
 				row := col[((ci*g.kh+ki)*g.kw+kj)*p:][:p]
+				lo, hi := g.validColumns(kj, w, wo)
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*g.sh - g.ph + ki
 					dst := row[oy*wo : (oy+1)*wo]
-					if iy < 0 || iy >= h {
+					if iy < 0 || iy >= h || lo >= hi {
 						clear(dst)
 						continue
 					}
+					clear(dst[:lo])
+					clear(dst[hi:])
 					src := plane[iy*w : (iy+1)*w]
-					for ox := range dst {
-						ix := ox*g.sw - g.pw + kj
-						if ix < 0 || ix >= w {
-							dst[ox] = 0
-						} else {
-							dst[ox] = src[ix]
-						}
+					off := kj - g.pw
+					if g.sw == 1 {
+						copy(dst[lo:hi], src[lo+off:hi+off])
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						dst[ox] = src[ox*g.sw+off]
 					}
 				}
 			}
 		}
 	}
+}
+
+// validColumns returns the output columns [lo, hi) whose input column for
+// kernel column kj lies inside an image of width w.
+func (g *convGeom) validColumns(kj, w, wo int) (lo, hi int) {
+	off := kj - g.pw // input column = ox*sw + off
+	lo = 0
+	if off < 0 {
+		lo = (-off + g.sw - 1) / g.sw
+	}
+	hi = wo
+	if last := (w - 1 - off); last < (wo-1)*g.sw {
+		if last < 0 {
+			return 0, 0
+		}
+		hi = last/g.sw + 1
+	}
+	return min(lo, hi), hi
 }
 
 // col2im adds col (C*kh*kw, Ho*Wo) back into one image's gradient (C,H,W),
@@ -135,18 +160,24 @@ func col2im[T float](col []T, c, h, w int, g *convGeom, dx []T) {
 		for ki := 0; ki < g.kh; ki++ {
 			for kj := 0; kj < g.kw; kj++ {
 				row := col[((ci*g.kh+ki)*g.kw+kj)*p:][:p]
+				lo, hi := g.validColumns(kj, w, wo)
+				off := kj - g.pw
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*g.sh - g.ph + ki
-					if iy < 0 || iy >= h {
+					if iy < 0 || iy >= h || lo >= hi {
 						continue
 					}
 					src := row[oy*wo : (oy+1)*wo]
 					dst := plane[iy*w : (iy+1)*w]
-					for ox, v := range src {
-						ix := ox*g.sw - g.pw + kj
-						if ix >= 0 && ix < w {
-							dst[ix] += v
+					if g.sw == 1 {
+						d := dst[lo+off : hi+off]
+						for i, v := range src[lo:hi] {
+							d[i] += v
 						}
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						dst[ox*g.sw+off] += src[ox]
 					}
 				}
 			}

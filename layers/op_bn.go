@@ -57,6 +57,39 @@ func channel[T float](x []T, i, c, nc, hw int) []T {
 	return x[(i*nc+c)*hw : (i*nc+c+1)*hw]
 }
 
+// planeSum returns the sum of v and of v*v with accumulators of T per plane
+// (a plane is at most a few thousand values), added up in float64.
+func planeSum[T float](v []T) (sum float64) {
+	var a0, a1, a2, a3 T
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a0 += v[i]
+		a1 += v[i+1]
+		a2 += v[i+2]
+		a3 += v[i+3]
+	}
+	for ; i < len(v); i++ {
+		a0 += v[i]
+	}
+	return float64(a0 + a1 + a2 + a3)
+}
+
+// planeSquares returns the sum of (v-mean)^2.
+func planeSquares[T float](v []T, mean T) float64 {
+	var a0, a1 T
+	i := 0
+	for ; i+2 <= len(v); i += 2 {
+		d0, d1 := v[i]-mean, v[i+1]-mean
+		a0 += d0 * d0
+		a1 += d1 * d1
+	}
+	for ; i < len(v); i++ {
+		d := v[i] - mean
+		a0 += d * d
+	}
+	return float64(a0 + a1)
+}
+
 func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
@@ -71,19 +104,13 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 		for c := lo; c < hi; c++ {
 			mean, variance := float64(runMean[c]), float64(runVar[c])
 			if training {
-				var sum float64
+				var sum, sq float64
 				for i := 0; i < n; i++ {
-					for _, v := range channel(x, i, c, nc, hw) {
-						sum += float64(v)
-					}
+					sum += planeSum(channel(x, i, c, nc, hw))
 				}
 				mean = sum / m
-				var sq float64
 				for i := 0; i < n; i++ {
-					for _, v := range channel(x, i, c, nc, hw) {
-						d := float64(v) - mean
-						sq += d * d
-					}
+					sq += planeSquares(channel(x, i, c, nc, hw), T(mean))
 				}
 				variance = sq / m
 				unbiased := variance
@@ -98,13 +125,15 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 			scale := T(float64(gamma[c]) * invStd)
 			shift := T(float64(beta[c]) - mean*float64(gamma[c])*invStd)
 			for i := 0; i < n; i++ {
-				dst := channel(out, i, c, nc, hw)
-				for j, v := range channel(x, i, c, nc, hw) {
-					y := v*scale + shift
-					if op.relu && y < 0 {
-						y = 0
+				dst, src := channel(out, i, c, nc, hw), channel(x, i, c, nc, hw)
+				if op.relu {
+					for j, v := range src {
+						dst[j] = max(v*scale+shift, 0)
 					}
-					dst[j] = y
+				} else {
+					for j, v := range src {
+						dst[j] = v*scale + shift
+					}
 				}
 			}
 		}
@@ -115,120 +144,191 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 	}
 }
 
+// SymDiff builds batch norm's backward pass: one node sums (2, C) holding
+// per channel sum(dy) and sum(dy * xhat) (dy masked by the fused ReLU), from
+// which dbeta and dgamma are read off and dx is computed.
 func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	// With a fused ReLU the backward ops need the output to mask dy.
-	dx, err := G.ApplyOp(&bnGrad{opBase: newOpBase(op.name + "GradInput"), fwd: op, want: bnWantInput}, in[0], in[1], out, grad)
+	sums, err := G.ApplyOp(&bnGradSums{opBase: newOpBase(op.name + "GradSums"), fwd: op}, in[0], out, grad)
 	if err != nil {
 		return nil, err
 	}
-	dgamma, err := G.ApplyOp(&bnGrad{opBase: newOpBase(op.name + "GradGamma"), fwd: op, want: bnWantGamma}, in[0], in[1], out, grad)
+	dx, err := G.ApplyOp(&bnGradInput{opBase: newOpBase(op.name + "GradInput"), fwd: op}, in[0], in[1], out, grad, sums)
 	if err != nil {
 		return nil, err
 	}
-	dbeta, err := G.ApplyOp(&bnGrad{opBase: newOpBase(op.name + "GradBeta"), fwd: op, want: bnWantBeta}, in[0], in[1], out, grad)
+	dgamma, err := G.ApplyOp(&bnGradRow{opBase: newOpBase(op.name + "GradGamma"), row: 1}, sums)
+	if err != nil {
+		return nil, err
+	}
+	dbeta, err := G.ApplyOp(&bnGradRow{opBase: newOpBase(op.name + "GradBeta"), row: 0}, sums)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dgamma, dbeta}, nil
 }
 
-// Which gradient a bnGrad computes.
-const (
-	bnWantInput = iota
-	bnWantGamma
-	bnWantBeta
-)
-
-// bnGrad computes one of batch norm's three gradients from x, gamma, the
-// forward output y (for the ReLU mask) and dy, using the statistics the
-// forward pass saved.
-type bnGrad struct {
+// bnGradSums computes, per channel, sum(dy) and sum(dy * xhat) with dy
+// zeroed where a fused ReLU clipped the output y.
+type bnGradSums struct {
 	opBase
-	fwd  *batchNormOp
-	want int
-	ws   workspace
+	fwd *batchNormOp
+	ws  workspace
 }
 
-func (op *bnGrad) Arity() int { return 4 }
-func (op *bnGrad) Type() hm.Type {
-	if op.want == bnWantInput {
-		return fnType(4, 1, 4, 4, 4)
-	}
-	return fnType(4, 1, 4, 4, 1)
-}
-func (op *bnGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 1, 4, 4)
+func (op *bnGradSums) Arity() int    { return 3 } // x, y, dy
+func (op *bnGradSums) Type() hm.Type { return fnType(4, 4, 4, 2) }
+func (op *bnGradSums) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4, 4, 4)
 	if err != nil {
 		return nil, err
 	}
-	if op.want == bnWantInput {
-		return s[0].Clone(), nil
-	}
-	return s[1].Clone(), nil
+	return tensor.Shape{2, s[0][1]}, nil
 }
 
-func (op *bnGrad) Do(in ...G.Value) (G.Value, error) {
+func (op *bnGradSums) Do(in ...G.Value) (G.Value, error) {
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
 	}
-	shape := ts[1].Shape()
-	if op.want == bnWantInput {
-		shape = ts[0].Shape()
-	}
-	out := op.ws.output(0, dt, shape)
+	out := op.ws.output(0, dt, tensor.Shape{2, ts[0].Shape()[1]})
 	if dt == tensor.Float32 {
-		bnBackward[float32](op, ts[0], ts[1], ts[2], ts[3], out)
+		bnSums[float32](op.fwd, ts[0], ts[1], ts[2], out)
 	} else {
-		bnBackward[float64](op, ts[0], ts[1], ts[2], ts[3], out)
+		bnSums[float64](op.fwd, ts[0], ts[1], ts[2], out)
 	}
 	return out, nil
 }
 
-func bnBackward[T float](op *bnGrad, xt, gt, yt, dyt, outt *tensor.Dense) {
+func bnSums[T float](fwd *batchNormOp, xt, yt, dyt, outt *tensor.Dense) {
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
-	m := float64(n * hw)
-	x, gamma, y, dy, out := data[T](xt), data[T](gt), data[T](yt), data[T](dyt), data[T](outt)
-	fwd := op.fwd
-	batchStats := fwd.batchStats
-	// dyAt is dy masked by the fused ReLU: zero where the output was clipped.
-	dyAt := func(dyc, yc []T, j int) float64 {
-		if fwd.relu && yc[j] <= 0 {
-			return 0
+	x, y, dy, out := data[T](xt), data[T](yt), data[T](dyt), data[T](outt)
+	parallel(nc, func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var sumDy, sumDyX float64
+			for i := 0; i < n; i++ {
+				xc, yc, dyc := channel(x, i, c, nc, hw), channel(y, i, c, nc, hw), channel(dy, i, c, nc, hw)
+				var a, b T
+				if fwd.relu {
+					for j, v := range xc {
+						if yc[j] > 0 {
+							a += dyc[j]
+							b += dyc[j] * v
+						}
+					}
+				} else {
+					for j, v := range xc {
+						a += dyc[j]
+						b += dyc[j] * v
+					}
+				}
+				sumDy += float64(a)
+				sumDyX += float64(b)
+			}
+			// sum(dy*xhat) = (sum(dy*x) - mean*sum(dy)) * invStd
+			out[c] = T(sumDy)
+			out[nc+c] = T((sumDyX - fwd.mean[c]*sumDy) * fwd.invStd[c])
 		}
-		return float64(dyc[j])
+	})
+}
+
+// bnGradRow returns one row of the sums: dbeta (row 0) or dgamma (row 1).
+type bnGradRow struct {
+	opBase
+	row int
+	ws  workspace
+}
+
+func (op *bnGradRow) Arity() int    { return 1 }
+func (op *bnGradRow) Type() hm.Type { return fnType(2, 1) }
+func (op *bnGradRow) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 2)
+	if err != nil {
+		return nil, err
 	}
+	return tensor.Shape{s[0][1]}, nil
+}
+
+func (op *bnGradRow) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	c := ts[0].Shape()[1]
+	out := op.ws.output(0, dt, tensor.Shape{c})
+	if dt == tensor.Float32 {
+		copy(data[float32](out), data[float32](ts[0])[op.row*c:])
+	} else {
+		copy(data[float64](out), data[float64](ts[0])[op.row*c:])
+	}
+	return out, nil
+}
+
+// bnGradInput is dx = gamma*invStd * (dy - sum(dy)/m - xhat*sum(dy*xhat)/m)
+// with batch statistics, or gamma*invStd*dy with running ones; dy is masked
+// by the fused ReLU.
+type bnGradInput struct {
+	opBase
+	fwd *batchNormOp
+	ws  workspace
+}
+
+func (op *bnGradInput) Arity() int    { return 5 } // x, gamma, y, dy, sums
+func (op *bnGradInput) Type() hm.Type { return fnType(4, 1, 4, 4, 2, 4) }
+func (op *bnGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4, 1, 4, 4, 2)
+	if err != nil {
+		return nil, err
+	}
+	return s[0].Clone(), nil
+}
+
+func (op *bnGradInput) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	out := op.ws.output(0, dt, ts[0].Shape())
+	if dt == tensor.Float32 {
+		bnBackwardInput[float32](op.fwd, ts, out)
+	} else {
+		bnBackwardInput[float64](op.fwd, ts, out)
+	}
+	return out, nil
+}
+
+func bnBackwardInput[T float](fwd *batchNormOp, ts []*tensor.Dense, outt *tensor.Dense) {
+	s := ts[0].Shape()
+	n, nc, hw := s[0], s[1], s[2]*s[3]
+	m := float64(n * hw)
+	x, gamma, y, dy, sums, out := data[T](ts[0]), data[T](ts[1]), data[T](ts[2]), data[T](ts[3]), data[T](ts[4]), data[T](outt)
 	parallel(nc, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mean, invStd := fwd.mean[c], fwd.invStd[c]
-			var sumDy, sumDyXhat float64
-			for i := 0; i < n; i++ {
-				xc, yc, dyc := channel(x, i, c, nc, hw), channel(y, i, c, nc, hw), channel(dy, i, c, nc, hw)
-				for j, v := range xc {
-					g := dyAt(dyc, yc, j)
-					sumDy += g
-					sumDyXhat += g * (float64(v) - mean) * invStd
-				}
-			}
-			switch op.want {
-			case bnWantGamma:
-				out[c] = T(sumDyXhat)
-				continue
-			case bnWantBeta:
-				out[c] = T(sumDy)
-				continue
-			}
 			k := float64(gamma[c]) * invStd
+			// dx = k*dy + c1*x + c0, the batch-statistics terms folded into
+			// one multiply-add per element.
+			var c0, c1 float64
+			if fwd.batchStats {
+				a, b := float64(sums[c])/m, float64(sums[nc+c])/m
+				c1 = -k * b * invStd
+				c0 = -k*a - c1*mean
+			}
+			kt, c0t, c1t := T(k), T(c0), T(c1)
 			for i := 0; i < n; i++ {
 				xc, yc, dyc, dxc := channel(x, i, c, nc, hw), channel(y, i, c, nc, hw), channel(dy, i, c, nc, hw), channel(out, i, c, nc, hw)
-				for j, v := range xc {
-					g := dyAt(dyc, yc, j)
-					if batchStats {
-						xhat := (float64(v) - mean) * invStd
-						g -= (sumDy + xhat*sumDyXhat) / m
+				if fwd.relu {
+					for j, v := range xc {
+						g := dyc[j]
+						if yc[j] <= 0 {
+							g = 0
+						}
+						dxc[j] = kt*g + c1t*v + c0t
 					}
-					dxc[j] = T(k * g)
+				} else {
+					for j, v := range xc {
+						dxc[j] = kt*dyc[j] + c1t*v + c0t
+					}
 				}
 			}
 		}

@@ -43,11 +43,11 @@ func WeightedSum(rng *rand.Rand, y *G.Node) (*G.Node, error) {
 	return G.Sum(p)
 }
 
-// Assert runs Check with eps 1e-5 on up to 40 elements per parameter and
+// Assert runs Check with eps 1e-3 on up to 40 elements per parameter and
 // fails t for any parameter whose worst relative error exceeds Tolerance.
 func Assert(t testing.TB, g *G.ExprGraph, cost *G.Node, wrt G.Nodes) {
 	t.Helper()
-	res, err := Check(g, cost, wrt, 1e-5, 40, 1)
+	res, err := Check(g, cost, wrt, 1e-3, 40, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
