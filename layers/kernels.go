@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"math"
 	"runtime"
 	"sync"
 
@@ -112,14 +113,15 @@ func im2col[T float](x []T, c, h, w int, g *convGeom, col []T) {
 					iy := oy*g.sh - g.ph + ki
 					dst := row[oy*wo : (oy+1)*wo]
 					if iy < 0 || iy >= h || lo >= hi {
-						clear(dst)
+						zero(dst)
 						continue
 					}
-					clear(dst[:lo])
-					clear(dst[hi:])
+					zero(dst[:lo])
+					zero(dst[hi:])
 					src := plane[iy*w : (iy+1)*w]
 					off := kj - g.pw
 					if g.sw == 1 {
+						// Rows are a few dozen values: a plain loop beats memmove's call.
 						copy(dst[lo:hi], src[lo+off:hi+off])
 						continue
 					}
@@ -129,6 +131,53 @@ func im2col[T float](x []T, c, h, w int, g *convGeom, col []T) {
 				}
 			}
 		}
+	}
+}
+
+// addTo adds src into dst, four at a time.
+func addTo[T float](dst, src []T) {
+	dst = dst[:len(src)]
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		d, s := dst[i:i+4:i+4], src[i:i+4:i+4]
+		d[0] += s[0]
+		d[1] += s[1]
+		d[2] += s[2]
+		d[3] += s[3]
+	}
+	for ; i < len(src); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// keepPositive sets dst[i] = dy[i] where y[i] > 0 and 0 elsewhere, for the
+// y >= 0 that a ReLU outputs. The float32 path is branch-free: a ReLU mask is
+// a coin flip per element, and mispredicted branches cost more than the math.
+func keepPositive[T float](dst, y, dy []T) {
+	if d, ok := any(dst).([]float32); ok {
+		y32, dy32 := any(y).([]float32), any(dy).([]float32)
+		y32, dy32 = y32[:len(d)], dy32[:len(d)]
+		for i := range d {
+			// y is +0 or positive: its bits are zero exactly when it is 0,
+			// and -bits has the sign bit set exactly when they are not.
+			mask := uint32(-int32(math.Float32bits(y32[i])) >> 31)
+			d[i] = math.Float32frombits(math.Float32bits(dy32[i]) & mask)
+		}
+		return
+	}
+	for i := range dst {
+		if y[i] > 0 {
+			dst[i] = dy[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+// zero clears a short slice without a call into the runtime.
+func zero[T float](v []T) {
+	for i := range v {
+		v[i] = 0
 	}
 }
 
@@ -170,10 +219,7 @@ func col2im[T float](col []T, c, h, w int, g *convGeom, dx []T) {
 					src := row[oy*wo : (oy+1)*wo]
 					dst := plane[iy*w : (iy+1)*w]
 					if g.sw == 1 {
-						d := dst[lo+off : hi+off]
-						for i, v := range src[lo:hi] {
-							d[i] += v
-						}
+						addTo(dst[lo+off:hi+off], src[lo:hi])
 						continue
 					}
 					for ox := lo; ox < hi; ox++ {

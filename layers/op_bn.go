@@ -74,6 +74,24 @@ func planeSum[T float](v []T) (sum float64) {
 	return float64(a0 + a1 + a2 + a3)
 }
 
+// dotSums returns sum(dy) and sum(dy*x) over one plane.
+func dotSums[T float](dy, x []T) (sumDy, sumDyX float64) {
+	x = x[:len(dy)]
+	var a0, a1, b0, b1 T
+	i := 0
+	for ; i+2 <= len(dy); i += 2 {
+		a0 += dy[i]
+		a1 += dy[i+1]
+		b0 += dy[i] * x[i]
+		b1 += dy[i+1] * x[i+1]
+	}
+	for ; i < len(dy); i++ {
+		a0 += dy[i]
+		b0 += dy[i] * x[i]
+	}
+	return float64(a0 + a1), float64(b0 + b1)
+}
+
 // planeSquares returns the sum of (v-mean)^2.
 func planeSquares[T float](v []T, mean T) float64 {
 	var a0, a1 T
@@ -192,38 +210,31 @@ func (op *bnGradSums) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.ws.output(0, dt, tensor.Shape{2, ts[0].Shape()[1]})
 	if dt == tensor.Float32 {
-		bnSums[float32](op.fwd, ts[0], ts[1], ts[2], out)
+		bnSums[float32](op.fwd, &op.ws, ts[0], ts[1], ts[2], out)
 	} else {
-		bnSums[float64](op.fwd, ts[0], ts[1], ts[2], out)
+		bnSums[float64](op.fwd, &op.ws, ts[0], ts[1], ts[2], out)
 	}
 	return out, nil
 }
 
-func bnSums[T float](fwd *batchNormOp, xt, yt, dyt, outt *tensor.Dense) {
+func bnSums[T float](fwd *batchNormOp, ws *workspace, xt, yt, dyt, outt *tensor.Dense) {
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
 	x, y, dy, out := data[T](xt), data[T](yt), data[T](dyt), data[T](outt)
-	parallel(nc, func(_, lo, hi int) {
+	reserve[T](ws, 0, hw)
+	parallel(nc, func(worker, lo, hi int) {
+		masked := scratch[T](ws, worker, hw)
 		for c := lo; c < hi; c++ {
 			var sumDy, sumDyX float64
 			for i := 0; i < n; i++ {
-				xc, yc, dyc := channel(x, i, c, nc, hw), channel(y, i, c, nc, hw), channel(dy, i, c, nc, hw)
-				var a, b T
+				xc, dyc := channel(x, i, c, nc, hw), channel(dy, i, c, nc, hw)
 				if fwd.relu {
-					for j, v := range xc {
-						if yc[j] > 0 {
-							a += dyc[j]
-							b += dyc[j] * v
-						}
-					}
-				} else {
-					for j, v := range xc {
-						a += dyc[j]
-						b += dyc[j] * v
-					}
+					keepPositive(masked, channel(y, i, c, nc, hw), dyc)
+					dyc = masked
 				}
-				sumDy += float64(a)
-				sumDyX += float64(b)
+				a, b := dotSums(dyc, xc)
+				sumDy += a
+				sumDyX += b
 			}
 			// sum(dy*xhat) = (sum(dy*x) - mean*sum(dy)) * invStd
 			out[c] = T(sumDy)
@@ -318,17 +329,12 @@ func bnBackwardInput[T float](fwd *batchNormOp, ts []*tensor.Dense, outt *tensor
 			for i := 0; i < n; i++ {
 				xc, yc, dyc, dxc := channel(x, i, c, nc, hw), channel(y, i, c, nc, hw), channel(dy, i, c, nc, hw), channel(out, i, c, nc, hw)
 				if fwd.relu {
-					for j, v := range xc {
-						g := dyc[j]
-						if yc[j] <= 0 {
-							g = 0
-						}
-						dxc[j] = kt*g + c1t*v + c0t
-					}
-				} else {
-					for j, v := range xc {
-						dxc[j] = kt*dyc[j] + c1t*v + c0t
-					}
+					keepPositive(dxc, yc, dyc)
+					dyc = dxc
+				}
+				dyc = dyc[:len(xc)]
+				for j, v := range xc {
+					dxc[j] = kt*dyc[j] + c1t*v + c0t
 				}
 			}
 		}

@@ -114,6 +114,10 @@ func reserve[T float](ws *workspace, first, n int) {
 func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense) {
 	g, d := &op.geom, dimsOf(&op.geom, xt, wt)
 	x, w, out := data[T](xt), data[T](wt), data[T](outt)
+	if x32, ok := any(x).([]float32); ok && g.shifted() {
+		shiftedForward(op, d, x32, any(w).([]float32), any(out).([]float32))
+		return
+	}
 	reserve[T](&op.ws, 0, d.k*d.p)
 	parallel(d.n, func(worker, lo, hi int) {
 		col := scratch[T](&op.ws, worker, d.k*d.p)
@@ -163,6 +167,10 @@ func (op *convGradInput) Do(in ...G.Value) (G.Value, error) {
 func convBackwardInput[T float](op *convGradInput, xt, wt, dyt, dxt *tensor.Dense) {
 	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
 	w, dy, dx := data[T](wt), data[T](dyt), data[T](dxt)
+	if w32, ok := any(w).([]float32); ok && g.shifted() {
+		shiftedBackwardInput(op, d, w32, any(dy).([]float32), any(dx).([]float32))
+		return
+	}
 	reserve[T](&op.ws, 0, d.k*d.p)
 	parallel(d.n, func(worker, lo, hi int) {
 		dcol := scratch[T](&op.ws, worker, d.k*d.p)
@@ -216,6 +224,10 @@ func (op *convGradWeight) Do(in ...G.Value) (G.Value, error) {
 func convBackwardWeight[T float](op *convGradWeight, xt, wt, dyt, dwt *tensor.Dense) {
 	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
 	x, dy, dw := data[T](xt), data[T](dyt), data[T](dwt)
+	if x32, ok := any(x).([]float32); ok && g.shifted() {
+		shiftedBackwardWeight(op, d, x32, any(dy).([]float32), any(dw).([]float32))
+		return
+	}
 	nw := workers()
 	reserve[T](&op.ws, 0, d.k*d.p)
 	reserve[T](&op.ws, nw, d.co*d.k)

@@ -115,12 +115,6 @@ func (op *reluGrad) Do(in ...G.Value) (G.Value, error) {
 
 func maskPositive[T float](y, dy, dx []T) {
 	parallel(len(dx), func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if y[i] > 0 {
-				dx[i] = dy[i]
-			} else {
-				dx[i] = 0
-			}
-		}
+		keepPositive(dx[lo:hi], y[lo:hi], dy[lo:hi])
 	})
 }
