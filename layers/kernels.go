@@ -68,6 +68,9 @@ func parallel(n int, fn func(worker, lo, hi int)) {
 type workspace struct {
 	bufs    []any
 	outputs []*tensor.Dense
+	// planned is the output buffer PlanMemory assigned, shared with other
+	// ops whose outputs are never alive at the same time.
+	planned *tensor.Dense
 }
 
 // scratch returns slot's buffer with room for n elements (contents undefined).
@@ -86,6 +89,9 @@ func scratch[T float](w *workspace, slot, n int) []T {
 // output returns slot's output tensor of the given dtype and shape, reusing
 // the previous step's tensor when it fits (contents undefined).
 func (w *workspace) output(slot int, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	if p := w.planned; slot == 0 && p != nil && p.Dtype() == dt && p.Shape().Eq(shape) {
+		return p
+	}
 	for len(w.outputs) <= slot {
 		w.outputs = append(w.outputs, nil)
 	}

@@ -166,6 +166,11 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 // per channel sum(dy) and sum(dy * xhat) (dy masked by the fused ReLU), from
 // which dbeta and dgamma are read off and dx is computed.
 func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if !op.relu {
+		// Without a ReLU to mask, y is not needed: passing x in its place
+		// lets y's buffer be reused as soon as the forward pass is done.
+		out = in[0]
+	}
 	sums, err := G.ApplyOp(&bnGradSums{opBase: newOpBase(op.name + "GradSums"), fwd: op}, in[0], out, grad)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,9 @@ func benchStep(b *testing.B, name string, batch int, train bool) {
 		if _, err := G.Grad(loss, net.Learnables...); err != nil {
 			b.Fatal(err)
 		}
+		if _, err := layers.PlanMemory(g, net.Logits); err != nil {
+			b.Fatal(err)
+		}
 		vm = G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
 	} else {
 		m.SetTraining(false)
@@ -64,3 +67,4 @@ func benchStep(b *testing.B, name string, batch int, train bool) {
 
 func BenchmarkResNet20TrainStep(b *testing.B) { benchStep(b, "resnet20", 128, true) }
 func BenchmarkResNet20Infer(b *testing.B)     { benchStep(b, "resnet20", 128, false) }
+func BenchmarkResNet56TrainStep(b *testing.B) { benchStep(b, "resnet56", 128, true) }

@@ -1,0 +1,174 @@
+package layers
+
+import (
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// plannable is an op whose output buffer PlanMemory may assign.
+type plannable interface {
+	workspaceOf() *workspace
+}
+
+func (o *convOp) workspaceOf() *workspace            { return &o.ws }
+func (o *convGradInput) workspaceOf() *workspace     { return &o.ws }
+func (o *convGradWeight) workspaceOf() *workspace    { return &o.ws }
+func (o *batchNormOp) workspaceOf() *workspace       { return &o.ws }
+func (o *bnGradSums) workspaceOf() *workspace        { return &o.ws }
+func (o *bnGradInput) workspaceOf() *workspace       { return &o.ws }
+func (o *bnGradRow) workspaceOf() *workspace         { return &o.ws }
+func (o *reluOp) workspaceOf() *workspace            { return &o.ws }
+func (o *reluGrad) workspaceOf() *workspace          { return &o.ws }
+func (o *shortcutAOp) workspaceOf() *workspace       { return &o.ws }
+func (o *shortcutAGrad) workspaceOf() *workspace     { return &o.ws }
+func (o *globalAvgPoolOp) workspaceOf() *workspace   { return &o.ws }
+func (o *globalAvgPoolGrad) workspaceOf() *workspace { return &o.ws }
+func (o *linearOp) workspaceOf() *workspace          { return &o.ws }
+func (o *linearGrad) workspaceOf() *workspace        { return &o.ws }
+func (o *crossEntropyGrad) workspaceOf() *workspace  { return &o.ws }
+
+// MemoryPlan reports what PlanMemory arranged.
+type MemoryPlan struct {
+	Outputs     int   // op outputs given a shared buffer
+	Buffers     int   // distinct buffers
+	Bytes       int64 // their total size
+	UnplanBytes int64 // what the same outputs take with a buffer each
+}
+
+// PlanMemory lets the outputs of this package's ops in g share buffers, the
+// way a register allocator shares registers: Gorgonia's tape machine gives
+// every node its own value, so without a plan a training graph holds every
+// activation and every gradient at once. PlanMemory replays the order in
+// which the tape machine runs g (its topological sort), finds for each
+// output the last instruction that reads it, and hands a buffer to a new
+// output only once every earlier owner is dead. Call it once the graph is
+// complete (after G.Grad), before running it; keep lists nodes whose values
+// are read after a run (logits, for the training error), which are never
+// shared. Stock ops that overwrite or view an input extend that input's life
+// to their own.
+func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
+	sorted, err := G.Sort(g)
+	if err != nil {
+		return MemoryPlan{}, errors.Wrap(err, "PlanMemory")
+	}
+	order := make(G.Nodes, len(sorted))
+	for i, n := range sorted { // Sort puts roots first; the machine runs leaves first.
+		order[len(sorted)-1-i] = n
+	}
+	pos := make(map[*G.Node]int, len(order))
+	for i, n := range order {
+		pos[n] = i
+	}
+	// root maps a node to the node whose buffer it may share (itself, or the
+	// input a stock op overwrites or views).
+	root := make(map[*G.Node]*G.Node, len(order))
+	end := make(map[*G.Node]int, len(order))
+	find := func(n *G.Node) *G.Node {
+		for root[n] != nil && root[n] != n {
+			n = root[n]
+		}
+		return n
+	}
+	for i, n := range order {
+		root[n] = n
+		end[n] = i
+		op := n.Op()
+		if op == nil {
+			continue
+		}
+		if _, ours := op.(plannable); ours {
+			continue
+		}
+		children := g.From(n.ID())
+		var kids G.Nodes
+		for children.Next() {
+			kids = append(kids, children.Node().(*G.Node))
+		}
+		alias := op.OverwritesInput()
+		if op.ReturnsPtr() && alias < 0 {
+			alias = 0
+		}
+		if alias >= 0 && alias < len(kids) {
+			root[n] = find(kids[alias])
+		}
+	}
+	for i, n := range order {
+		parents := g.To(n.ID())
+		for parents.Next() {
+			p := parents.Node().(*G.Node)
+			r := find(n)
+			end[r] = max(end[r], pos[p], i)
+		}
+		r := find(n)
+		end[r] = max(end[r], end[n])
+	}
+	for _, n := range keep {
+		end[find(n)] = len(order)
+	}
+
+	// Greedy best fit, in execution order: an output takes the free buffer
+	// (of its dtype) closest to its size, or a new one.
+	type buffer struct {
+		dt   tensor.Dtype
+		size int
+		free int // the last instruction that reads its current owner
+	}
+	var buffers []*buffer
+	owner := map[*G.Node]*buffer{}
+	var plan MemoryPlan
+	for i, n := range order {
+		if _, ok := n.Op().(plannable); !ok || find(n) != n {
+			continue
+		}
+		dt, shape := n.Dtype(), n.Shape()
+		if dt != tensor.Float32 && dt != tensor.Float64 || shape.IsScalar() {
+			continue
+		}
+		size := shape.TotalSize()
+		var best *buffer
+		for _, b := range buffers {
+			if b.dt == dt && b.free < i && (best == nil || abs(b.size-size) < abs(best.size-size)) {
+				best = b
+			}
+		}
+		if best == nil {
+			best = &buffer{dt: dt}
+			buffers = append(buffers, best)
+		}
+		best.size = max(best.size, size)
+		best.free = end[n]
+		owner[n] = best
+		plan.Outputs++
+		plan.UnplanBytes += int64(size) * int64(dt.Size())
+	}
+	backing := make(map[*buffer]any, len(buffers))
+	for _, b := range buffers {
+		if b.dt == tensor.Float32 {
+			backing[b] = make([]float32, b.size)
+		} else {
+			backing[b] = make([]float64, b.size)
+		}
+		plan.Buffers++
+		plan.Bytes += int64(b.size) * int64(b.dt.Size())
+	}
+	for n, b := range owner {
+		size := n.Shape().TotalSize()
+		var back any
+		switch s := backing[b].(type) {
+		case []float32:
+			back = s[:size]
+		case []float64:
+			back = s[:size]
+		}
+		n.Op().(plannable).workspaceOf().planned = tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(back))
+	}
+	return plan, nil
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
