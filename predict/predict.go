@@ -1,0 +1,430 @@
+// Package predict classifies PNG and JPEG images with the zoo's models.
+//
+// Preprocess turns an image into the model's CHW float32 input. ImageNet
+// models get torchvision's standard evaluation transform: resize so the
+// shorter side is 256, center-crop 224x224, scale to [0,1], normalize with
+// mean 0.485,0.456,0.406 and std 0.229,0.224,0.225. The resize is
+// torchvision's tensor path, F.resize(antialias=False): bilinear
+// interpolation with align_corners=False on the uint8 image, rounded back to
+// uint8 (half to even). torchvision pipelines on PIL images use PIL's
+// bilinear filter, which antialiases when it shrinks, so their inputs differ
+// slightly (a pixel value or two) when the image is much larger than 256.
+//
+// CIFAR models take 32x32 images as they are (other sizes are an error that
+// names the file), normalized with the statistics of their training data:
+// the weights' metadata keys normalize_mean and normalize_std
+// (weights.KeyNormalizeMean, comma-separated R,G,B floats) when present,
+// else CIFAR-10's mean 0.4914,0.4822,0.4465 and std 0.2470,0.2435,0.2616.
+//
+// Top5 runs a model in evaluation mode on an inference graph (no gradients)
+// and returns the five most probable classes of each image, with
+// torchvision's ImageNet class names (shipped with the package) or
+// CIFAR-10's.
+package predict
+
+import (
+	_ "embed"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // register the JPEG decoder
+	_ "image/png"  // register the PNG decoder
+	"math"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/gorgonia-zoo/resnet/models"
+	"github.com/gorgonia-zoo/resnet/weights"
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+//go:embed imagenet_classes.txt
+var imagenetText string
+
+// ImageNetClasses returns the 1000 ImageNet class names in the order of
+// torchvision's models (torchvision 0.14's ResNet50_Weights meta
+// "categories"): "tench", "goldfish", ..., "toilet tissue".
+func ImageNetClasses() []string {
+	return strings.Split(strings.TrimSuffix(imagenetText, "\n"), "\n")
+}
+
+// CIFARClasses returns CIFAR-10's ten class names in label order.
+func CIFARClasses() []string {
+	return []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+}
+
+// Config says how images become model inputs and what the classes are
+// called.
+type Config struct {
+	// Resize, when positive, resizes the image (bilinear, see the package
+	// documentation) so that its shorter side has Resize pixels.
+	Resize int
+	// Crop, when positive, then takes the central Crop x Crop square,
+	// padding with zeros (black) where the image is smaller.
+	Crop int
+	// Size, when positive, is the width and height images must already
+	// have after Resize and Crop (CIFAR: 32, and no Resize or Crop).
+	Size int
+	// Mean and Std normalize each channel of the [0,1]-scaled image:
+	// (v - Mean[c]) / Std[c], channels R, G, B.
+	Mean, Std [3]float64
+	// Classes names the model's outputs; missing names are "".
+	Classes []string
+}
+
+// ImageNetConfig is torchvision's ImageNet evaluation transform with the
+// ImageNet class names.
+func ImageNetConfig() Config {
+	return Config{
+		Resize: 256, Crop: 224,
+		Mean:    [3]float64{0.485, 0.456, 0.406},
+		Std:     [3]float64{0.229, 0.224, 0.225},
+		Classes: ImageNetClasses(),
+	}
+}
+
+// CIFARConfig takes 32x32 images normalized with CIFAR-10's training-set
+// statistics, with CIFAR-10's class names.
+func CIFARConfig() Config {
+	return Config{
+		Size:    32,
+		Mean:    [3]float64{0.4914, 0.4822, 0.4465},
+		Std:     [3]float64{0.2470, 0.2435, 0.2616},
+		Classes: CIFARClasses(),
+	}
+}
+
+// ConfigFor returns the configuration for m: CIFARConfig for the CIFAR
+// models, ImageNetConfig for the others, with Mean and Std taken from
+// metadata (weights.KeyNormalizeMean, weights.KeyNormalizeStd; as returned by
+// weights.ReadMetadata; nil is fine) when present. Class names are dropped
+// when their count differs from the model's number of classes.
+func ConfigFor(m *models.Model, metadata map[string]string) (Config, error) {
+	cfg := ImageNetConfig()
+	if m.CIFAR() {
+		cfg = CIFARConfig()
+	}
+	for _, kv := range []struct {
+		key string
+		dst *[3]float64
+	}{{weights.KeyNormalizeMean, &cfg.Mean}, {weights.KeyNormalizeStd, &cfg.Std}} {
+		s, ok := metadata[kv.key]
+		if !ok {
+			continue
+		}
+		v, err := weights.ParseFloats(s)
+		if err == nil && len(v) != 3 {
+			err = errors.Errorf("%d values, want 3 (R,G,B)", len(v))
+		}
+		if err != nil {
+			return Config{}, errors.Wrapf(err, "predict: metadata %s %q", kv.key, s)
+		}
+		copy(kv.dst[:], v)
+	}
+	for c, s := range cfg.Std {
+		if !(s > 0) {
+			return Config{}, errors.Errorf("predict: std of channel %d is %v, want a positive number", c, s)
+		}
+	}
+	if len(cfg.Classes) != m.Options().NumClasses {
+		cfg.Classes = nil
+	}
+	return cfg, nil
+}
+
+// rgb8 is an image as H x W x 3 bytes.
+type rgb8 struct {
+	w, h int
+	pix  []uint8
+}
+
+// toRGB converts any image to RGB bytes, dropping alpha without
+// premultiplying (as PIL's convert("RGB") does).
+func toRGB(img image.Image) rgb8 {
+	b := img.Bounds()
+	out := rgb8{w: b.Dx(), h: b.Dy(), pix: make([]uint8, 3*b.Dx()*b.Dy())}
+	i := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			out.pix[i], out.pix[i+1], out.pix[i+2] = c.R, c.G, c.B
+			i += 3
+		}
+	}
+	return out
+}
+
+// resizedSize is torchvision's output size for Resize(short): the shorter
+// side becomes short and the longer int(short * long / shorter).
+func resizedSize(w, h, short int) (int, int) {
+	if w <= h {
+		return short, int(float64(short) * float64(h) / float64(w))
+	}
+	return int(float64(short) * float64(w) / float64(h)), short
+}
+
+// linearTaps are the source indices and weights of one output coordinate
+// of PyTorch's bilinear interpolation with align_corners=False.
+type linearTaps struct {
+	i0, i1 int
+	w0, w1 float32
+}
+
+func taps(in, out int) []linearTaps {
+	scale := float32(in) / float32(out)
+	t := make([]linearTaps, out)
+	for d := range t {
+		src := scale*(float32(d)+0.5) - 0.5
+		if src < 0 {
+			src = 0
+		}
+		i0 := int(src)
+		i1 := i0
+		if i0 < in-1 {
+			i1 = i0 + 1
+		}
+		l1 := src - float32(i0)
+		t[d] = linearTaps{i0, i1, 1 - l1, l1}
+	}
+	return t
+}
+
+// resize is torchvision's F.resize on a uint8 tensor with antialias=False:
+// bilinear interpolation in float32, rounded half to even.
+func resize(src rgb8, ow, oh int) rgb8 {
+	if ow == src.w && oh == src.h {
+		return src
+	}
+	out := rgb8{w: ow, h: oh, pix: make([]uint8, 3*ow*oh)}
+	ty, tx := taps(src.h, oh), taps(src.w, ow)
+	at := func(y, x, c int) float32 { return float32(src.pix[(y*src.w+x)*3+c]) }
+	for y, a := range ty {
+		for x, b := range tx {
+			for c := 0; c < 3; c++ {
+				v := a.w0*(b.w0*at(a.i0, b.i0, c)+b.w1*at(a.i0, b.i1, c)) +
+					a.w1*(b.w0*at(a.i1, b.i0, c)+b.w1*at(a.i1, b.i1, c))
+				out.pix[(y*ow+x)*3+c] = uint8(math.Max(0, math.Min(255, math.RoundToEven(float64(v)))))
+			}
+		}
+	}
+	return out
+}
+
+// cropOffset is where torchvision's center_crop starts along a side of n
+// pixels for a crop of k: round((n-k)/2) (half to even), or, when the image
+// is smaller, minus the left/top zero padding (k-n)/2.
+func cropOffset(n, k int) int {
+	if n < k {
+		return -((k - n) / 2)
+	}
+	return int(math.RoundToEven(float64(n-k) / 2))
+}
+
+// maxSide is the largest width or height Preprocess accepts.
+const maxSide = 1 << 15
+
+// Preprocess returns img as the model input cfg describes: a CHW float32
+// slice of 3 x H x W values, (pixel/255 - Mean[c]) / Std[c]. It fails when
+// cfg.Size is set and the image (after Resize and Crop) has another size.
+func Preprocess(img image.Image, cfg Config) ([]float32, error) {
+	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > maxSide || b.Dy() > maxSide {
+		return nil, errors.Errorf("image is %dx%d, want sides of 1 to %d pixels", b.Dx(), b.Dy(), maxSide)
+	}
+	px := toRGB(img)
+	if cfg.Resize > 0 {
+		w, h := resizedSize(px.w, px.h, cfg.Resize)
+		px = resize(px, w, h)
+	}
+	w, h, offX, offY := px.w, px.h, 0, 0
+	if cfg.Crop > 0 {
+		w, h = cfg.Crop, cfg.Crop
+		offX, offY = cropOffset(px.w, w), cropOffset(px.h, h)
+	}
+	if cfg.Size > 0 && (w != cfg.Size || h != cfg.Size) {
+		return nil, errors.Errorf("image is %dx%d, the model takes %dx%d images", w, h, cfg.Size, cfg.Size)
+	}
+	out := make([]float32, 3*w*h)
+	for c := 0; c < 3; c++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				var v float64
+				if sy, sx := y+offY, x+offX; sy >= 0 && sy < px.h && sx >= 0 && sx < px.w {
+					v = float64(px.pix[(sy*px.w+sx)*3+c]) / 255
+				}
+				out[(c*h+y)*w+x] = float32((v - cfg.Mean[c]) / cfg.Std[c])
+			}
+		}
+	}
+	return out, nil
+}
+
+// LoadImage decodes the PNG or JPEG file at path. Errors name the file.
+func LoadImage(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errors.Wrap(err, "predict")
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", path, err)
+	}
+	return img, nil
+}
+
+// Class is one prediction: the class index, its name and its softmax
+// probability.
+type Class struct {
+	Class int     `json:"class"`
+	Name  string  `json:"name"`
+	Prob  float64 `json:"prob"`
+}
+
+// Result is the five most probable classes of one image, most probable
+// first. As JSON: {"image": path, "top5": [{"class": 207, "name": "golden
+// retriever", "prob": 0.91}, ...]}.
+type Result struct {
+	Image string  `json:"image"`
+	Top5  []Class `json:"top5"`
+}
+
+// batchSize is how many images Top5 runs through the model at once.
+const batchSize = 8
+
+// Top5 classifies the image files with m in evaluation mode and returns one
+// Result per image, in order, with min(5, classes) classes each. It builds
+// inference graphs without gradients; m's train/eval mode is restored
+// afterwards. Errors name the file (unreadable, not an image, wrong size).
+func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
+	type input struct {
+		path string
+		data []float32
+		h, w int
+	}
+	inputs := make([]input, len(images))
+	for i, path := range images {
+		img, err := LoadImage(path)
+		if err != nil {
+			return nil, err
+		}
+		data, err := Preprocess(img, cfg)
+		if err != nil {
+			return nil, errors.Wrapf(err, "predict: %s", path)
+		}
+		b := img.Bounds()
+		h, w := b.Dy(), b.Dx()
+		if cfg.Resize > 0 {
+			w, h = resizedSize(w, h, cfg.Resize)
+		}
+		if cfg.Crop > 0 {
+			h, w = cfg.Crop, cfg.Crop
+		}
+		inputs[i] = input{path, data, h, w}
+	}
+	defer m.SetTraining(m.Training())
+	m.SetTraining(false)
+	results := make([]Result, 0, len(images))
+	for start := 0; start < len(inputs); {
+		// A batch is up to batchSize consecutive images of one size.
+		end := start + 1
+		for end < len(inputs) && end-start < batchSize && inputs[end].h == inputs[start].h && inputs[end].w == inputs[start].w {
+			end++
+		}
+		n, h, w := end-start, inputs[start].h, inputs[start].w
+		x := tensor.New(tensor.Of(m.Options().Dtype), tensor.WithShape(n, 3, h, w))
+		for i := start; i < end; i++ {
+			off := (i - start) * 3 * h * w
+			if m.Options().Dtype == tensor.Float32 {
+				copy(x.Float32s()[off:], inputs[i].data)
+			} else {
+				for j, v := range inputs[i].data {
+					x.Float64s()[off+j] = float64(v)
+				}
+			}
+		}
+		logits, err := forward(m, x)
+		if err != nil {
+			return nil, errors.WithMessagef(err, "predict: %s", inputs[start].path)
+		}
+		k := len(logits) / n
+		for i := 0; i < n; i++ {
+			results = append(results, Result{Image: inputs[start+i].path, Top5: top(logits[i*k:(i+1)*k], 5, cfg.Classes)})
+		}
+		start = end
+	}
+	return results, nil
+}
+
+// forward runs m on x (N,3,H,W) in an inference graph and returns the
+// logits row by row.
+func forward(m *models.Model, x *tensor.Dense) ([]float64, error) {
+	g := G.NewGraph()
+	in := G.NewTensor(g, x.Dtype(), 4, G.WithShape(x.Shape()...), G.WithName("images"), G.WithValue(x))
+	net, err := m.Build(g, in)
+	if err != nil {
+		return nil, err
+	}
+	var out G.Value
+	G.Read(net.Logits, &out)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		return nil, errors.Wrap(err, "running the model")
+	}
+	switch d := out.Data().(type) {
+	case []float32:
+		v := make([]float64, len(d))
+		for i, f := range d {
+			v[i] = float64(f)
+		}
+		return v, nil
+	case []float64:
+		return append([]float64(nil), d...), nil
+	}
+	return nil, errors.Errorf("unexpected logits of type %T", out.Data())
+}
+
+// top returns the k most probable classes of one row of logits.
+func top(logits []float64, k int, names []string) []Class {
+	maxV := math.Inf(-1)
+	for _, v := range logits {
+		maxV = math.Max(maxV, v)
+	}
+	var sum float64
+	probs := make([]float64, len(logits))
+	for i, v := range logits {
+		probs[i] = math.Exp(v - maxV)
+		sum += probs[i]
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+		probs[i] /= sum
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	k = min(k, len(idx))
+	out := make([]Class, k)
+	for i, c := range idx[:k] {
+		out[i] = Class{Class: c, Prob: probs[c]}
+		if c < len(names) {
+			out[i].Name = names[c]
+		}
+	}
+	return out
+}
+
+// String formats a result as "path: name (p), ...".
+func (r Result) String() string {
+	parts := make([]string, len(r.Top5))
+	for i, c := range r.Top5 {
+		name := c.Name
+		if name == "" {
+			name = fmt.Sprintf("class %d", c.Class)
+		}
+		parts[i] = fmt.Sprintf("%s %.3f", name, c.Prob)
+	}
+	return r.Image + ": " + strings.Join(parts, ", ")
+}
