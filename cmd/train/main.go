@@ -1,25 +1,69 @@
-// Command train trains the zoo's ResNets on CIFAR-10 and inspects them.
+// Command train trains the zoo's CIFAR-10 ResNets with the recipe of He et
+// al. 2016, runs the paper's plain-versus-residual sweep, and inspects models.
 //
+//	go run ./cmd/train -model resnet20                  # the paper's recipe, into runs/resnet20-<time>
+//	go run ./cmd/train -model resnet20 -iters 200 -out runs/short
+//	go run ./cmd/train -resume runs/short -iters 400    # continue (or extend) a run
+//	go run ./cmd/train -sweep fig6-quick                # plain/ResNet 20 and 56, about an hour at PyTorch speed
+//	go run ./cmd/train -sweep fig6                      # the paper's Figure 6 grid
 //	go run ./cmd/train -model resnet56 -summary
 //	go run ./cmd/train -model resnet20 -dot resnet20.dot
+//
+// Every hyper-parameter is a flag whose default is the paper's value. A run
+// directory holds config.json, metrics.jsonl, checkpoint.safetensors,
+// curves.png and, at the end, result.json. SIGINT or SIGTERM finishes the
+// current step, writes a checkpoint and exits with status 0; rerun with
+// -resume DIR to continue. A second signal kills the process at once.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
+	"golang.org/x/term"
 )
 
 // usageError is a bad flag or value: reported with the usage text.
 type usageError struct{ error }
 
+// interrupted is a run or sweep stopped by a signal, with a checkpoint.
+type interrupted struct {
+	err error
+	dir string
+}
+
+func (e interrupted) Error() string {
+	return e.err.Error() + "; continue with: train -resume " + e.dir
+}
+
+func (e interrupted) Unwrap() error { return e.err }
+
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process
+	}()
+	terminal := term.IsTerminal(int(os.Stdout.Fd()))
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, terminal)
+	stop()
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		if _, ok := err.(usageError); ok {
 			fmt.Fprintln(os.Stderr, "run 'train -h' for the flags")
@@ -29,35 +73,327 @@ func main() {
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+// flags are the command's flags, bound to a Config.
+type flags struct {
+	fs             *flag.FlagSet
+	cfg            train.Config
+	summary        bool
+	dot, data, out string
+	resume, sweep  string
+	milestones     string
+	epochs         int
+}
+
+func newFlags(stderr io.Writer) *flags {
+	f := &flags{fs: flag.NewFlagSet("train", flag.ContinueOnError), cfg: train.Paper("resnet20")}
+	fs, c := f.fs, &f.cfg
 	fs.SetOutput(stderr)
-	model := fs.String("model", "resnet20", "model name: "+strings.Join(models.Names(), ", "))
-	summary := fs.Bool("summary", false, "print the model's layers, parameter count and MACs, then exit")
-	dotFile := fs.String("dot", "", "write the model's forward graph in Graphviz DOT to `FILE`, then exit")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&c.Model, "model", c.Model, "model `name`: "+strings.Join(models.Names(), ", "))
+	fs.BoolVar(&f.summary, "summary", false, "print the model's layers, parameter count and MACs, then exit")
+	fs.StringVar(&f.dot, "dot", "", "write the model's forward graph in Graphviz DOT to `FILE`, then exit")
+	fs.StringVar(&f.data, "data", "", "CIFAR-10 archive or extracted directory (default: $CIFAR10_DATA, else the cache directory, downloading when missing)")
+	fs.StringVar(&f.out, "out", "", "run (or sweep) `directory` to create (default runs/<model>-<time> or runs/<sweep>-<time>)")
+	fs.StringVar(&f.resume, "resume", "", "continue the run or sweep in `DIR` (its config.json / sweep.json hold the settings)")
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "random seed: initialization, shuffling, augmentation")
+	fs.IntVar(&c.Iters, "iters", c.Iters, "training iterations")
+	fs.IntVar(&f.epochs, "epochs", 0, "train for `N` epochs instead of -iters (milestones at 50% and 75%)")
+	fs.IntVar(&c.BatchSize, "batch", c.BatchSize, "batch size")
+	fs.Float64Var(&c.LR, "lr", c.LR, "learning rate")
+	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "SGD momentum")
+	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay, PyTorch style, on every learnable (BN and biases included)")
+	fs.StringVar(&f.milestones, "milestones", "32000,48000", "comma-separated `iterations` where the step schedule multiplies the LR by -gamma (default 50% and 75% of -iters when -iters is given)")
+	fs.Float64Var(&c.Gamma, "gamma", c.Gamma, "step schedule factor")
+	fs.StringVar(&c.Schedule, "schedule", c.Schedule, "learning-rate schedule: step or cosine")
+	fs.StringVar(&c.Warmup, "warmup", c.Warmup, "warm-up at -warmup-lr until the training error < -warmup-err: auto (resnet110/plain110 only), on or off")
+	fs.Float64Var(&c.WarmupLR, "warmup-lr", c.WarmupLR, "warm-up learning rate")
+	fs.Float64Var(&c.WarmupErr, "warmup-err", c.WarmupErr, "training error (0..1) that ends the warm-up")
+	fs.StringVar(&c.Normalization, "norm", c.Normalization, "input normalization: per-pixel-mean (paper) or per-channel")
+	fs.IntVar(&c.TrainLimit, "train-limit", 0, "train on the first `N` training images (0: all)")
+	fs.IntVar(&c.EvalLimit, "eval-limit", 0, "evaluate on the first `N` test (or validation) images (0: all)")
+	fs.BoolVar(&c.Val, "val", false, "train on 45k images and evaluate on the held-out 5k (the paper's split) instead of the test set")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "iterations between evaluations (0: only at the end)")
+	fs.IntVar(&c.EvalBatch, "eval-batch", c.EvalBatch, "batch size of the inference graph")
+	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "iterations between metrics points")
+	fs.IntVar(&c.CkptEvery, "ckpt-every", c.CkptEvery, "iterations between checkpoints (0: only at the end)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines preparing batches")
+	fs.StringVar(&f.sweep, "sweep", "", "run a sweep `PRESET`: "+strings.Join(train.Presets(), ", "))
+	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", false, "start every residual block as the identity (last BN gamma 0)")
+	fs.BoolVar(&c.Analyze, "analyze", false, "log per-stage gradient norms; at the end, the std of every 3x3 layer's response (Figure 7)")
+	return f
+}
+
+// set returns the names of the flags given on the command line.
+func (f *flags) set() map[string]bool {
+	s := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { s[fl.Name] = true })
+	return s
+}
+
+// apply copies the explicitly set training flags onto c.
+func (f *flags) apply(c *train.Config, set map[string]bool) {
+	model := c.Model
+	cf := f.cfg
+	ms, _ := train.ParseMilestones(f.milestones)
+	for name := range set {
+		switch name {
+		case "seed":
+			c.Seed = cf.Seed
+		case "iters":
+			c.Iters = cf.Iters
+			if !set["milestones"] {
+				c.Milestones = train.ScaledMilestones(cf.Iters)
+			}
+		case "batch":
+			c.BatchSize = cf.BatchSize
+		case "lr":
+			c.LR = cf.LR
+		case "momentum":
+			c.Momentum = cf.Momentum
+		case "wd":
+			c.WeightDecay = cf.WeightDecay
+		case "milestones":
+			c.Milestones = ms
+		case "gamma":
+			c.Gamma = cf.Gamma
+		case "schedule":
+			c.Schedule = cf.Schedule
+		case "warmup":
+			c.Warmup = cf.Warmup
+		case "warmup-lr":
+			c.WarmupLR = cf.WarmupLR
+		case "warmup-err":
+			c.WarmupErr = cf.WarmupErr
+		case "norm":
+			c.Normalization = cf.Normalization
+		case "train-limit":
+			c.TrainLimit = cf.TrainLimit
+		case "eval-limit":
+			c.EvalLimit = cf.EvalLimit
+		case "val":
+			c.Val = cf.Val
+		case "eval-every":
+			c.EvalEvery = cf.EvalEvery
+		case "eval-batch":
+			c.EvalBatch = cf.EvalBatch
+		case "log-every":
+			c.LogEvery = cf.LogEvery
+		case "ckpt-every":
+			c.CkptEvery = cf.CkptEvery
+		case "workers":
+			c.Workers = cf.Workers
+		case "zero-init-residual":
+			c.ZeroInitResidual = cf.ZeroInitResidual
+		case "analyze":
+			c.Analyze = cf.Analyze
+		}
+	}
+	c.Model = model
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal bool) error {
+	f := newFlags(stderr)
+	if err := f.fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return nil
 		}
+		return usageError{err} // the flag package printed the usage
+	}
+	err := runParsed(ctx, f, stdout, stderr, terminal)
+	if _, ok := err.(usageError); ok {
+		f.fs.Usage()
+	}
+	return err
+}
+
+func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal bool) error {
+	if f.fs.NArg() > 0 {
+		return usageError{errors.Errorf("unexpected arguments %q", f.fs.Args())}
+	}
+	set := f.set()
+	if set["summary"] || set["dot"] {
+		return inspect(f, stdout)
+	}
+	ms, err := train.ParseMilestones(f.milestones)
+	if err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() > 0 {
-		return usageError{errors.Errorf("unexpected arguments %q", fs.Args())}
+	f.cfg.Milestones = ms
+	if set["iters"] && set["epochs"] {
+		return usageError{errors.New("-iters and -epochs: give one of them")}
 	}
-	m, err := models.New(*model, models.Options{})
+	if f.epochs < 0 {
+		return usageError{errors.Errorf("-epochs %d: want a positive number of epochs", f.epochs)}
+	}
+	out := train.Output{W: stdout, Terminal: terminal}
+
+	if f.resume != "" {
+		for name := range set {
+			switch name {
+			case "resume", "data", "iters":
+			default:
+				return usageError{errors.Errorf("-%s cannot be combined with -resume: the settings come from %s (only -data and -iters may be given)", name, f.resume)}
+			}
+		}
+		ds, err := loadData(ctx, &f.data, stderr)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(f.resume, train.SweepFile)); err == nil {
+			if set["iters"] {
+				return usageError{errors.New("-iters cannot be changed when resuming a sweep")}
+			}
+			return runSweep(ctx, nil, ds, f.resume, true, out, stdout)
+		}
+		iters := 0
+		if set["iters"] {
+			iters = f.cfg.Iters
+		}
+		tr, err := train.Resume(f.resume, ds, out, iters)
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		return finishRun(ctx, tr, stdout)
+	}
+
+	if f.sweep != "" {
+		if set["model"] {
+			return usageError{errors.New("-model and -sweep: a sweep chooses its models")}
+		}
+		s, err := train.Preset(f.sweep)
+		if err != nil {
+			return usageError{err}
+		}
+		for i := range s.Runs {
+			f.apply(&s.Runs[i], set)
+			if err := s.Runs[i].Validate(); err != nil {
+				return usageError{err}
+			}
+		}
+		ds, err := loadData(ctx, &f.data, stderr)
+		if err != nil {
+			return err
+		}
+		for i := range s.Runs {
+			s.Runs[i].Data = f.data
+		}
+		if set["epochs"] {
+			for i := range s.Runs {
+				if err := epochsToIters(&s.Runs[i], f.epochs, ds, set); err != nil {
+					return err
+				}
+			}
+		}
+		dir := f.out
+		if dir == "" {
+			dir = filepath.Join("runs", f.sweep+"-"+time.Now().Format("20060102-150405"))
+		}
+		return runSweep(ctx, s, ds, dir, false, out, stdout)
+	}
+
+	cfg := train.Paper(f.cfg.Model)
+	f.apply(&cfg, set)
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	if m, err := models.New(cfg.Model, models.Options{}); err != nil || !m.CIFAR() {
+		return usageError{errors.Errorf("-model %s: the trainer trains the CIFAR-10 models (resnet20..1202, plain20..110)", cfg.Model)}
+	}
+	ds, err := loadData(ctx, &f.data, stderr)
+	if err != nil {
+		return err
+	}
+	if set["epochs"] {
+		if err := epochsToIters(&cfg, f.epochs, ds, set); err != nil {
+			return err
+		}
+	}
+	cfg.Data = f.data
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join("runs", cfg.Model+"-"+time.Now().Format("20060102-150405"))
+	}
+	tr, err := train.New(cfg, ds, dir, out)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	fmt.Fprintf(stdout, "training %s (%d parameters) for %d iterations into %s\n", cfg.Model, tr.Model().NumParams(), cfg.Iters, dir)
+	return finishRun(ctx, tr, stdout)
+}
+
+// epochsToIters converts -epochs to iterations of the run's training set.
+func epochsToIters(c *train.Config, epochs int, ds *cifar10.Dataset, set map[string]bool) error {
+	tr, _, _, err := train.PrepareData(ds, *c)
+	if err != nil {
+		return err
+	}
+	c.Iters = epochs * (tr.Len() / c.BatchSize)
+	if !set["milestones"] {
+		c.Milestones = train.ScaledMilestones(c.Iters)
+	}
+	return nil
+}
+
+func finishRun(ctx context.Context, tr *train.Trainer, stdout io.Writer) error {
+	r, err := tr.Run(ctx)
+	if err != nil {
+		if errors.Is(err, train.ErrInterrupted) {
+			return interrupted{err, tr.Dir()}
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d iterations, final train error %.2f%%, %s error %.2f%% (best %.2f%%), %s; results in %s\n",
+		r.Model, r.Iters, 100*r.FinalTrainErr, r.EvalSet, 100*r.FinalTestErr, 100*r.BestTestErr, time.Duration(r.WallS*float64(time.Second)).Round(time.Second), tr.Dir())
+	return nil
+}
+
+func runSweep(ctx context.Context, s *train.Sweep, ds *cifar10.Dataset, dir string, resume bool, out train.Output, stdout io.Writer) error {
+	rs, err := train.RunSweep(ctx, s, ds, dir, resume, out)
+	if err != nil {
+		if errors.Is(err, train.ErrInterrupted) {
+			return interrupted{err, dir}
+		}
+		return err
+	}
+	for _, r := range rs {
+		fmt.Fprintf(stdout, "%-10s %8d params  train err %6.2f%%  %s err %6.2f%% (best %6.2f%%)\n", r.Model, r.Params, 100*r.FinalTrainErr, r.EvalSet, 100*r.FinalTestErr, 100*r.BestTestErr)
+	}
+	fmt.Fprintf(stdout, "sweep done: %s\n", filepath.Join(dir, train.SummaryMDFile))
+	return nil
+}
+
+// loadData finds (downloading when missing) and loads CIFAR-10; it sets
+// *path to where the data was found.
+func loadData(ctx context.Context, path *string, stderr io.Writer) (*cifar10.Dataset, error) {
+	p, err := cifar10.Ensure(ctx, *path, &cifar10.Downloader{Progress: stderr})
+	if err != nil {
+		return nil, errors.Wrap(err, "-data")
+	}
+	ds, err := cifar10.Load(p)
+	if abs, aerr := filepath.Abs(p); aerr == nil {
+		p = abs
+	}
+	*path = p
+	return ds, errors.Wrap(err, "-data")
+}
+
+// inspect is -summary and -dot.
+func inspect(f *flags, stdout io.Writer) error {
+	m, err := models.New(f.cfg.Model, models.Options{})
 	if err != nil {
 		return usageError{errors.Wrap(err, "-model")}
 	}
-	if *dotFile != "" {
+	if f.dot != "" {
 		b, err := m.Dot()
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*dotFile, b, 0o644); err != nil {
+		if err := os.WriteFile(f.dot, b, 0o644); err != nil {
 			return errors.Wrap(err, "-dot")
 		}
 	}
-	if *summary {
+	if f.summary {
 		return m.Summary(stdout)
 	}
 	return nil

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorgonia-zoo/resnet/train"
+)
+
+// archive returns the real CIFAR-10 archive of the project's machines when
+// present (../shared/cifar10 beside the module), else writes a small
+// synthetic one in the official layout.
+func archive(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for !exists(filepath.Join(dir, "go.mod")) && filepath.Dir(dir) != dir {
+		dir = filepath.Dir(dir)
+	}
+	real := filepath.Join(dir, "..", "shared", "cifar10", "cifar-10-binary.tar.gz")
+	if exists(real) {
+		return real
+	}
+	t.Logf("%s absent: using a synthetic archive", real)
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	add := func(name string, data []byte) {
+		tw.WriteHeader(&tar.Header{Name: "cifar-10-batches-bin/" + name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		tw.Write(data)
+	}
+	records := func(file, n int) []byte {
+		b := make([]byte, n*3073)
+		x := uint32(file)
+		for i := 0; i < n; i++ {
+			b[i*3073] = byte(i % 10)
+			for j := 1; j < 3073; j++ {
+				x = x*1664525 + 1013904223
+				b[i*3073+j] = byte(int(x>>26) + 20*(i%10))
+			}
+		}
+		return b
+	}
+	add("batches.meta.txt", []byte("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n"))
+	for i := 1; i <= 5; i++ {
+		add(fmt.Sprintf("data_batch_%d.bin", i), records(i, 120))
+	}
+	add("test_batch.bin", records(9, 200))
+	tw.Close()
+	gz.Close()
+	path := filepath.Join(t.TempDir(), "cifar-10-binary.tar.gz")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestTinySweep runs fig6-quick cut down to seconds and checks its outputs.
+func TestTinySweep(t *testing.T) {
+	data := archive(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	var out, errb bytes.Buffer
+	start := time.Now()
+	err := run(context.Background(), []string{"-sweep", "fig6-quick", "-data", data, "-out", dir,
+		"-train-limit", "512", "-iters", "8", "-batch", "32", "-eval-every", "4", "-eval-limit", "200", "-eval-batch", "100", "-log-every", "2", "-analyze"},
+		&out, &errb, false)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	t.Logf("sweep in %v:\n%s", time.Since(start), out.String())
+	for _, f := range []string{train.Fig6File, train.Fig7File, train.SummaryMDFile, train.SummaryJSONFile} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty", f)
+		}
+	}
+	var rs []train.Result
+	b, _ := os.ReadFile(filepath.Join(dir, train.SummaryJSONFile))
+	if err := json.Unmarshal(b, &rs); err != nil || len(rs) != 4 {
+		t.Fatalf("summary.json: %v, %d runs", err, len(rs))
+	}
+	for _, r := range rs {
+		if r.Iters != 8 || r.Params == 0 || r.FinalTestErr <= 0 || r.FinalTestErr > 1 || r.WallS <= 0 {
+			t.Errorf("implausible result %+v", r)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, train.SummaryMDFile))
+	t.Logf("%s", md)
+	// Rerunning the finished sweep with -resume only redraws the summary;
+	// starting it again into the same directory is refused.
+	if err := run(context.Background(), []string{"-resume", dir, "-data", data}, &out, &errb, false); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"-sweep", "fig6-quick", "-data", data, "-out", dir}, &out, &errb, false)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("got %v, want a refusal", err)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"-lr -1", "-lr"},
+		{"-schedule linear", "-schedule"},
+		{"-milestones 10,x", "-milestones"},
+		{"-model resnet21", "-model"},
+		{"-sweep fig9", "-sweep"},
+		{"-warmup maybe", "-warmup"},
+		{"-batch 0", "-batch"},
+		{"-iters 5 -epochs 2", "-epochs"},
+		{"-resume x -lr 0.2", "-lr"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), strings.Fields(c.args), &out, &errb, false)
+		if _, ok := err.(usageError); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want a usage error naming %s", c.args, err, c.want)
+		}
+		if !strings.Contains(errb.String(), "Usage of train") {
+			t.Errorf("%s: no usage printed", c.args)
+		}
+	}
+}
+
+func TestSummaryUnchanged(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"-model", "resnet56", "-summary"}, &out, &errb, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), "params: 853018 macs: 125485696\n") {
+		t.Fatalf("summary ends with %q", out.String()[max(0, out.Len()-60):])
+	}
+}

@@ -1,0 +1,246 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gorgonia-zoo/resnet/layers"
+	"github.com/gorgonia-zoo/resnet/safetensors"
+	"github.com/pkg/errors"
+	"gorgonia.org/tensor"
+)
+
+// MomentumPrefix starts the names of the optimizer's momentum buffers in a
+// checkpoint: "optimizer.momentum.layer1.0.conv1.weight".
+const MomentumPrefix = "optimizer.momentum."
+
+// Checkpoint metadata keys. Batches are a pure function of (seed,
+// iteration), so the seed in the config and the iteration are the whole
+// data-order state; the trainer has no other random source.
+const (
+	MetaIteration = "iteration"
+	MetaConfig    = "config"
+	MetaStats     = "normalization_stats"
+)
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// checkpointFile returns the checkpoint's content: every tensor of state
+// (weights and BN buffers under torchvision's names, num_batches_tracked as
+// I64), the momentum buffers and the metadata.
+func (t *Trainer) checkpointFile() (*safetensors.File, error) {
+	f := &safetensors.File{Metadata: map[string]string{}}
+	for _, e := range t.model.State().Entries() {
+		shape := []int(e.Value.Shape())
+		switch d := e.Value.Data().(type) {
+		case []float32:
+			f.Tensors = append(f.Tensors, safetensors.FromFloat32(e.Name, shape, d))
+		case []int64:
+			f.Tensors = append(f.Tensors, safetensors.FromInt64(e.Name, shape, d))
+		case int64:
+			f.Tensors = append(f.Tensors, safetensors.FromInt64(e.Name, []int{}, []int64{d}))
+		default:
+			return nil, errors.Errorf("checkpoint: %s holds %T", e.Name, d)
+		}
+	}
+	for i, n := range t.names {
+		f.Tensors = append(f.Tensors, safetensors.FromFloat32(MomentumPrefix+n, []int(t.params[i].Shape()), t.opt.Bufs[i]))
+	}
+	cfg, _ := json.Marshal(t.cfg)
+	stats, _ := json.Marshal(t.stats)
+	m := f.Metadata
+	m["format"] = "pt"
+	m["model"] = t.cfg.Model
+	m[MetaIteration] = strconv.Itoa(t.iter)
+	m["seed"] = strconv.FormatInt(t.cfg.Seed, 10)
+	m[MetaConfig] = string(cfg)
+	m[MetaStats] = string(stats)
+	m["optimizer.started"] = strconv.FormatBool(t.opt.Started)
+	m["warmup.active"] = strconv.FormatBool(t.warmup)
+	m["warmup.seen"] = strconv.FormatBool(t.warmSeen)
+	m["warmup.ema"] = fmtFloat(t.warmEMA)
+	m["window.loss"] = fmtFloat(t.winLoss)
+	m["window.err"] = fmtFloat(t.winErr)
+	m["window.n"] = strconv.Itoa(t.winN)
+	m["elapsed_s"] = fmtFloat(t.elapsedNow())
+	return f, nil
+}
+
+// checkpoint writes the checkpoint atomically, refusing non-finite weights
+// so the last good checkpoint survives a diverging run.
+func (t *Trainer) checkpoint() error {
+	for i, w := range t.weights {
+		for _, v := range w {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return errors.Errorf("%s: %s holds %v at iteration %d: the run diverged and was stopped; the previous checkpoint is kept", t.cfg.Model, t.names[i], v, t.iter)
+			}
+		}
+	}
+	f, err := t.checkpointFile()
+	if err != nil {
+		return err
+	}
+	if err := safetensors.WriteFile(filepath.Join(t.dir, CheckpointFile), f); err != nil {
+		return errors.Wrap(err, "checkpoint")
+	}
+	t.lastCkpt = t.iter
+	return nil
+}
+
+// loadCheckpoint restores everything checkpointFile saved.
+func (t *Trainer) loadCheckpoint(path string) error {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return errors.Wrap(err, "checkpoint")
+	}
+	if err := LoadState(f, t.model.State()); err != nil {
+		return errors.Wrap(err, path)
+	}
+	for i, n := range t.names {
+		tt, ok := f.Get(MomentumPrefix + n)
+		if !ok {
+			return errors.Errorf("%s: no %s", path, MomentumPrefix+n)
+		}
+		v, err := tt.Float32s()
+		if err != nil || len(v) != len(t.opt.Bufs[i]) {
+			return errors.Errorf("%s: %s does not fit (%v)", path, MomentumPrefix+n, err)
+		}
+		copy(t.opt.Bufs[i], v)
+	}
+	m := f.Metadata
+	var errs []error
+	geti := func(k string) int {
+		v, err := strconv.Atoi(m[k])
+		errs = append(errs, errors.Wrap(err, k))
+		return v
+	}
+	getf := func(k string) float64 {
+		v, err := strconv.ParseFloat(m[k], 64)
+		errs = append(errs, errors.Wrap(err, k))
+		return v
+	}
+	getb := func(k string) bool {
+		v, err := strconv.ParseBool(m[k])
+		errs = append(errs, errors.Wrap(err, k))
+		return v
+	}
+	t.iter = geti(MetaIteration)
+	t.opt.Started = getb("optimizer.started")
+	t.warmup, t.warmSeen, t.warmEMA = getb("warmup.active"), getb("warmup.seen"), getf("warmup.ema")
+	t.winLoss, t.winErr, t.winN = getf("window.loss"), getf("window.err"), geti("window.n")
+	t.elapsed = getf("elapsed_s")
+	for _, e := range errs {
+		if e != nil {
+			return errors.Wrapf(e, "%s: metadata", path)
+		}
+	}
+	if m["seed"] != strconv.FormatInt(t.cfg.Seed, 10) || m["model"] != t.cfg.Model {
+		return errors.Errorf("%s: checkpoint of %s seed %s, but the run's config says %s seed %d", path, m["model"], m["seed"], t.cfg.Model, t.cfg.Seed)
+	}
+	t.lastCkpt = t.iter
+	return nil
+}
+
+// LoadState copies every tensor of state from f, which must hold each of
+// them with the same shape.
+func LoadState(f *safetensors.File, state *layers.State) error {
+	for _, e := range state.Entries() {
+		tt, ok := f.Get(e.Name)
+		if !ok {
+			return errors.Errorf("no tensor %s", e.Name)
+		}
+		if !tensor.Shape(tt.Shape).Eq(e.Value.Shape()) && !(len(tt.Shape) == 0 && e.Value.Shape().IsScalar()) {
+			return errors.Errorf("%s has shape %v, the model's is %v", e.Name, tt.Shape, e.Value.Shape())
+		}
+		switch d := e.Value.Data().(type) {
+		case []float32:
+			v, err := tt.Float32s()
+			if err != nil {
+				return errors.Wrap(err, e.Name)
+			}
+			copy(d, v)
+		case []int64:
+			v, err := tt.Int64s()
+			if err != nil {
+				return errors.Wrap(err, e.Name)
+			}
+			copy(d, v)
+		case int64:
+			v, err := tt.Int64s()
+			if err != nil || len(v) != 1 {
+				return errors.Errorf("%s: want one I64 (%v)", e.Name, err)
+			}
+			e.Value.Set(0, v[0])
+		default:
+			return errors.Errorf("%s holds %T", e.Name, d)
+		}
+	}
+	return nil
+}
+
+// appendPoint logs a point to metrics.jsonl and keeps it.
+func (t *Trainer) appendPoint(p Point) error {
+	t.points = append(t.points, p)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return errors.Wrap(err, "metrics")
+	}
+	f, err := os.OpenFile(filepath.Join(t.dir, MetricsFile), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return errors.Wrap(err, "metrics")
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return errors.Wrap(err, "metrics")
+}
+
+// ReadMetrics reads a metrics.jsonl file.
+func ReadMetrics(path string) ([]Point, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errors.Wrap(err, "metrics")
+	}
+	var pts []Point
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var p Point
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			// A line cut short by a kill is the last one: drop it.
+			break
+		}
+		pts = append(pts, p)
+	}
+	return pts, nil
+}
+
+// loadMetrics reads metrics.jsonl, keeps the points up to the checkpoint's
+// iteration and rewrites the file with them.
+func (t *Trainer) loadMetrics() error {
+	path := filepath.Join(t.dir, MetricsFile)
+	pts, err := ReadMetrics(path)
+	if err != nil && !os.IsNotExist(errors.Cause(err)) {
+		return err
+	}
+	var buf bytes.Buffer
+	t.points = t.points[:0]
+	for _, p := range pts {
+		if p.Iter > t.iter {
+			break
+		}
+		t.points = append(t.points, p)
+		b, _ := json.Marshal(p)
+		buf.Write(append(b, '\n'))
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}

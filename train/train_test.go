@@ -1,0 +1,172 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorgonia-zoo/resnet/safetensors"
+	"github.com/pkg/errors"
+)
+
+// TestResumeIsBitwiseIdentical: 6 iterations straight and 1 + 1 + 4 with
+// interruptions (a cancelled context, as SIGINT gives) and resumes end with
+// the same weights, buffers and momentum, bit for bit.
+func TestResumeIsBitwiseIdentical(t *testing.T) {
+	ds := synthetic(64, 32)
+	cfg := tiny(6)
+	cfg.CkptEvery = 0 // checkpoints only at the end and on interruption
+	straight := filepath.Join(t.TempDir(), "straight")
+	runTiny(t, cfg, ds, straight)
+
+	pieces := filepath.Join(t.TempDir(), "pieces")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tr, err := New(cfg, ds, pieces, Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(cancelled); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v, want ErrInterrupted", err)
+	}
+	tr.Close()
+	for i, ctx := range []context.Context{cancelled, context.Background()} {
+		tr, err := Resume(pieces, ds, Output{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Iteration() != i+1 {
+			t.Fatalf("resumed at iteration %d, want %d", tr.Iteration(), i+1)
+		}
+		_, err = tr.Run(ctx)
+		tr.Close()
+		if i == 0 && !errors.Is(err, ErrInterrupted) || i == 1 && err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	a, err := safetensors.ReadFile(filepath.Join(straight, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := safetensors.ReadFile(filepath.Join(pieces, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Tensors) != len(b.Tensors) {
+		t.Fatalf("%d tensors vs %d", len(a.Tensors), len(b.Tensors))
+	}
+	momentum := 0
+	for _, ta := range a.Tensors {
+		tb, ok := b.Get(ta.Name)
+		if !ok || !bytes.Equal(ta.Data, tb.Data) {
+			t.Errorf("%s differs between the straight and the resumed run", ta.Name)
+		}
+		if strings.HasPrefix(ta.Name, MomentumPrefix) {
+			momentum++
+		}
+	}
+	if momentum == 0 {
+		t.Error("no momentum buffers in the checkpoint")
+	}
+	if nbt, ok := a.Get("layer3.2.bn2.num_batches_tracked"); !ok || nbt.DType != safetensors.I64 {
+		t.Errorf("num_batches_tracked: %v %v", ok, nbt.DType)
+	} else if v, _ := nbt.Int64s(); v[0] != 6 {
+		t.Errorf("num_batches_tracked = %v, want 6", v)
+	}
+	if a.Metadata[MetaIteration] != "6" || b.Metadata[MetaIteration] != "6" {
+		t.Errorf("iterations %q and %q", a.Metadata[MetaIteration], b.Metadata[MetaIteration])
+	}
+	pa, _ := ReadMetrics(filepath.Join(straight, MetricsFile))
+	pb, _ := ReadMetrics(filepath.Join(pieces, MetricsFile))
+	if len(pa) != 6 || len(pb) != 6 || *pa[5].TrainLoss != *pb[5].TrainLoss || *pa[5].TestErr != *pb[5].TestErr {
+		t.Errorf("metrics differ: %d and %d points", len(pa), len(pb))
+	}
+}
+
+// TestNaNStops: a diverging run stops with a clear error at the first
+// non-finite loss and keeps the last good checkpoint.
+func TestNaNStops(t *testing.T) {
+	ds := synthetic(64, 32)
+	cfg := tiny(40)
+	cfg.LR, cfg.Milestones, cfg.CkptEvery = 1e30, nil, 1
+	dir := filepath.Join(t.TempDir(), "run")
+	tr, err := New(cfg, ds, dir, Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = tr.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "diverged") {
+		t.Fatalf("got %v, want a divergence error", err)
+	}
+	t.Log(err)
+	f, err := safetensors.ReadFile(filepath.Join(dir, CheckpointFile))
+	if err != nil {
+		t.Fatalf("the last good checkpoint is gone: %v", err)
+	}
+	for _, tt := range f.Tensors {
+		if v, err := tt.Float32s(); err == nil {
+			for _, x := range v {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					t.Fatalf("checkpoint holds %v in %s", x, tt.Name)
+				}
+			}
+		}
+	}
+}
+
+// TestExistingRunRefused: New never writes into an existing run.
+func TestExistingRunRefused(t *testing.T) {
+	ds := synthetic(64, 32)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(tiny(2), ds, dir, Output{})
+	if err == nil || !strings.Contains(err.Error(), "-resume") {
+		t.Fatalf("got %v, want a refusal that mentions -resume", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); string(b) != "{}" {
+		t.Fatal("the existing config was overwritten")
+	}
+}
+
+// TestSGDMatchesPyTorch checks the update against values computed by hand
+// with PyTorch's formulas, over a learning-rate change.
+func TestSGDMatchesPyTorch(t *testing.T) {
+	o := NewSGD([]int{2}, 0.9, 0.1)
+	w := [][]float32{{1, -2}}
+	g := [][]float32{{0.5, 0.25}}
+	o.Step(w, g, 0.1) // d = (0.6, 0.05); b = d; w = (0.94, -2.005)
+	o.Step(w, g, 0.01)
+	// d = g + 0.1 w = (0.594, 0.0495); b = 0.9*(0.6, 0.05) + d = (1.134, 0.0945)
+	want := []float64{0.94 - 0.01*1.134, -2.005 - 0.01*0.0945}
+	for i := range want {
+		if math.Abs(float64(w[0][i])-want[i]) > 1e-6 {
+			t.Errorf("w[%d] = %v, want %v", i, w[0][i], want[i])
+		}
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	c := Paper("resnet110")
+	if !c.WarmupEnabled() || Paper("resnet56").WarmupEnabled() {
+		t.Error("warm-up should be on for resnet110 only")
+	}
+	for it, want := range map[int]float64{0: 0.1, 31999: 0.1, 32000: 0.01, 48000: 0.001, 63999: 0.001} {
+		if got := c.LRAt(it); math.Abs(got-want) > 1e-12 {
+			t.Errorf("step LR at %d = %v, want %v", it, got, want)
+		}
+	}
+	c.Schedule = ScheduleCosine
+	if got := c.LRAt(32000); math.Abs(got-0.05) > 1e-12 {
+		t.Errorf("cosine LR at half = %v", got)
+	}
+}
