@@ -32,14 +32,20 @@ func layoutOf(g *convGeom, h, w int) shiftedLayout {
 // tapOffset is where tap t's run starts in a padded plane.
 func (l *shiftedLayout) tapOffset(t int) int { return (t/l.kw)*l.wp + t%l.kw }
 
-// pad copies c planes of h x w into padded planes (zero borders).
+// pad copies c planes of h x w into padded planes, zeroing only the borders
+// (the top rows, the gaps between rows, the bottom rows and the tail).
 func (l *shiftedLayout) pad(dst []float32, src []float32, c int) {
-	clear(dst[:c*l.plane])
 	for ci := 0; ci < c; ci++ {
-		plane := dst[ci*l.plane:]
+		plane := dst[ci*l.plane : (ci+1)*l.plane]
+		start := l.p*l.wp + l.p // first interior pixel
+		zero(plane[:start])
 		for y := 0; y < l.h; y++ {
-			copy(plane[(y+l.p)*l.wp+l.p:][:l.w], src[(ci*l.h+y)*l.w:][:l.w])
+			row := start + y*l.wp
+			copy(plane[row:row+l.w], src[(ci*l.h+y)*l.w:][:l.w])
+			next := min(row+l.wp, len(plane))
+			zero(plane[row+l.w : next])
 		}
+		zero(plane[start+l.h*l.wp:])
 	}
 }
 
