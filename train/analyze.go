@@ -50,7 +50,7 @@ type bnTap struct {
 func (t *Trainer) Analyze() (*Analysis, error) {
 	g := G.NewGraph()
 	in := t.model.InputShape()
-	xn, x := input(g, "input", t.ebatch, in[0], in[1], in[2])
+	xn, x := input(g, "input", t.inf.Batch(), in[0], in[1], in[2])
 	if _, err := t.model.Build(g, xn); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 	defer vm.Close()
 	t.model.SetTraining(false)
 	defer t.model.SetTraining(true)
-	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: t.ebatch, Workers: t.cfg.Workers})
+	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: t.inf.Batch(), Workers: t.cfg.Workers})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 				return nil, err
 			}
 			c := len(tap.gamma)
-			hw := len(v) / t.ebatch / c
+			hw := len(v) / t.inf.Batch() / c
 			for ch := 0; ch < c; ch++ {
 				scale := float64(tap.gamma[ch]) / math.Sqrt(float64(tap.vari[ch])+layers.BNEpsilon)
 				shift := float64(tap.beta[ch]) - float64(tap.mean[ch])*scale

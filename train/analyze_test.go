@@ -41,7 +41,7 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 	}
 	// The op's own output, read from an inference graph.
 	g := G.NewGraph()
-	xn, x := input(g, "input", tr.ebatch, 3, 32, 32)
+	xn, x := input(g, "input", tr.inf.Batch(), 3, 32, 32)
 	if _, err := tr.model.Build(g, xn); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 	defer vm.Close()
 	tr.model.SetTraining(false)
 	defer tr.model.SetTraining(true)
-	it, err := cifar10.NewEvalIterator(tr.eval, tr.stats, cifar10.EvalOptions{BatchSize: tr.ebatch})
+	it, err := cifar10.NewEvalIterator(tr.eval, tr.stats, cifar10.EvalOptions{BatchSize: tr.inf.Batch()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 		}
 		vm.Reset()
 		v, _ := floats(out)
-		for _, y := range v[:len(v)/tr.ebatch*size] {
+		for _, y := range v[:len(v)/tr.inf.Batch()*size] {
 			s += float64(y)
 			s2 += float64(y) * float64(y)
 			n++

@@ -30,16 +30,16 @@ func BenchmarkStep(b *testing.B) {
 	b.Run("graph", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if err := tr.vm.RunAll(); err != nil {
+			if err := tr.step.vm.RunAll(); err != nil {
 				b.Fatal(err)
 			}
-			tr.vm.Reset()
+			tr.step.vm.Reset()
 		}
 	})
 	b.Run("trainer", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := tr.step(batch, 0.1, nil); err != nil {
+			if _, _, err := tr.runStep(batch, 0.1, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -48,8 +48,9 @@ func (t *Trainer) checkpointFile() (*safetensors.File, error) {
 			return nil, errors.Errorf("checkpoint: %s holds %T", e.Name, d)
 		}
 	}
-	for i, n := range t.names {
-		f.Tensors = append(f.Tensors, safetensors.FromFloat32(MomentumPrefix+n, []int(t.params[i].Shape()), t.opt.Bufs[i]))
+	for i, n := range t.step.Names {
+		e, _ := t.model.State().Get(n)
+		f.Tensors = append(f.Tensors, safetensors.FromFloat32(MomentumPrefix+n, []int(e.Value.Shape()), t.step.Opt.Bufs[i]))
 	}
 	cfg, _ := json.Marshal(t.cfg)
 	stats, _ := json.Marshal(t.stats)
@@ -60,7 +61,7 @@ func (t *Trainer) checkpointFile() (*safetensors.File, error) {
 	m["seed"] = strconv.FormatInt(t.cfg.Seed, 10)
 	m[MetaConfig] = string(cfg)
 	m[MetaStats] = string(stats)
-	m["optimizer.started"] = strconv.FormatBool(t.opt.Started)
+	m["optimizer.started"] = strconv.FormatBool(t.step.Opt.Started)
 	m["warmup.active"] = strconv.FormatBool(t.warmup)
 	m["warmup.seen"] = strconv.FormatBool(t.warmSeen)
 	m["warmup.ema"] = fmtFloat(t.warmEMA)
@@ -74,10 +75,10 @@ func (t *Trainer) checkpointFile() (*safetensors.File, error) {
 // checkpoint writes the checkpoint atomically, refusing non-finite weights
 // so the last good checkpoint survives a diverging run.
 func (t *Trainer) checkpoint() error {
-	for i, w := range t.weights {
+	for i, w := range t.step.Weights {
 		for _, v := range w {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return errors.Errorf("%s: %s holds %v at iteration %d: the run diverged and was stopped; the previous checkpoint is kept", t.cfg.Model, t.names[i], v, t.iter)
+				return errors.Errorf("%s: %s holds %v at iteration %d: the run diverged and was stopped; the previous checkpoint is kept", t.cfg.Model, t.step.Names[i], v, t.iter)
 			}
 		}
 	}
@@ -101,16 +102,16 @@ func (t *Trainer) loadCheckpoint(path string) error {
 	if err := LoadState(f, t.model.State()); err != nil {
 		return errors.Wrap(err, path)
 	}
-	for i, n := range t.names {
+	for i, n := range t.step.Names {
 		tt, ok := f.Get(MomentumPrefix + n)
 		if !ok {
 			return errors.Errorf("%s: no %s", path, MomentumPrefix+n)
 		}
 		v, err := tt.Float32s()
-		if err != nil || len(v) != len(t.opt.Bufs[i]) {
+		if err != nil || len(v) != len(t.step.Opt.Bufs[i]) {
 			return errors.Errorf("%s: %s does not fit (%v)", path, MomentumPrefix+n, err)
 		}
-		copy(t.opt.Bufs[i], v)
+		copy(t.step.Opt.Bufs[i], v)
 	}
 	m := f.Metadata
 	var errs []error
@@ -130,7 +131,7 @@ func (t *Trainer) loadCheckpoint(path string) error {
 		return v
 	}
 	t.iter = geti(MetaIteration)
-	t.opt.Started = getb("optimizer.started")
+	t.step.Opt.Started = getb("optimizer.started")
 	t.warmup, t.warmSeen, t.warmEMA = getb("warmup.active"), getb("warmup.seen"), getf("warmup.ema")
 	t.winLoss, t.winErr, t.winN = getf("window.loss"), getf("window.err"), geti("window.n")
 	t.elapsed = getf("elapsed_s")

@@ -26,7 +26,7 @@ func TestCheckpointLoopHelper(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "helper-started"), nil, 0o644)
 	for i := tr.iter + 1; ; i++ {
 		tr.iter = i
-		for _, w := range tr.weights {
+		for _, w := range tr.step.Weights {
 			w[0] = float32(i)
 		}
 		if err := tr.checkpoint(); err != nil {
@@ -62,7 +62,7 @@ func TestKill9DuringCheckpoint(t *testing.T) {
 			t.Fatalf("round %d: after kill -9 the checkpoint does not load: %v", round, err)
 		}
 		it := tr.Iteration()
-		if w := tr.weights[0][0]; it > 2 && w != float32(it) {
+		if w := tr.step.Weights[0][0]; it > 2 && w != float32(it) {
 			t.Fatalf("round %d: checkpoint of iteration %d holds a weight of iteration %v", round, it, w)
 		}
 		t.Logf("round %d: killed after checkpoint %s", round, strconv.Itoa(it))

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
-	"github.com/gorgonia-zoo/resnet/layers"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -104,39 +103,23 @@ type Trainer struct {
 	train, eval *cifar10.Set
 	stats       cifar10.Stats
 
-	// The training graph.
-	vm             G.VM
-	x, y           []float32 // backing slices of the input and one-hot target tensors
-	lossV, logitsV G.Value
-	params         G.Nodes
-	names          []string
-	weights        [][]float32
-	opt            *SGD
-	classes        int
-
-	// The inference graph.
-	evm      G.VM
-	ex       []float32
-	elogitsV G.Value
-	ebatch   int
+	step *Step             // the training graph
+	inf  *models.Inference // the evaluation graph
 
 	// Training state, all of it in the checkpoint.
-	iter        int
-	warmup      bool    // still warming up
-	warmEMA     float64 // exponential average of the batch error, for the warm-up
-	warmSeen    bool
-	winLoss     float64 // running sums since the last point
-	winErr      float64
-	winN        int
-	elapsed     float64 // seconds of training before this process
-	lastCkpt    int     // iteration of the last checkpoint written, -1 for none
-	points      []Point
-	startWall   time.Time
-	gradScratch [][]float32
-	gradViews   []f32View
-	logitsView  f32View
-	winStart    time.Time
-	winStartI   int
+	iter      int
+	warmup    bool    // still warming up
+	warmEMA   float64 // exponential average of the batch error, for the warm-up
+	warmSeen  bool
+	winLoss   float64 // running sums since the last point
+	winErr    float64
+	winN      int
+	elapsed   float64 // seconds of training before this process
+	lastCkpt  int     // iteration of the last checkpoint written, -1 for none
+	points    []Point
+	startWall time.Time
+	winStart  time.Time
+	winStartI int
 }
 
 // PrepareData returns the training and evaluation sets of cfg: the whole
@@ -318,75 +301,22 @@ func (c *f32View) of(v G.Value) ([]float32, error) {
 	return f, nil
 }
 
-// input makes a float32 graph input backed by a new slice.
-func input(g *G.ExprGraph, name string, shape ...int) (*G.Node, []float32) {
-	n := 1
-	for _, s := range shape {
-		n *= s
-	}
-	back := make([]float32, n)
-	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(back))
-	return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), back
-}
-
 func (t *Trainer) buildTraining() error {
-	g := G.NewGraph()
-	in := t.model.InputShape()
-	xn, x := input(g, "input", t.cfg.BatchSize, in[0], in[1], in[2])
-	net, err := t.model.Build(g, xn)
-	if err != nil {
-		return err
-	}
-	t.classes = net.Logits.Shape()[1]
-	yn, y := input(g, "targets", t.cfg.BatchSize, t.classes)
-	loss, err := layers.SoftmaxCrossEntropy(net.Logits, yn)
-	if err != nil {
-		return err
-	}
-	G.Read(loss, &t.lossV)
-	G.Read(net.Logits, &t.logitsV)
-	if _, err := G.Grad(loss, net.Learnables...); err != nil {
-		return errors.Wrap(err, "gradients")
-	}
-	t.x, t.y, t.params = x, y, net.Learnables
-	t.vm = G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
-	sizes := make([]int, len(t.params))
-	for i, p := range t.params {
-		e, ok := t.model.State().Get(p.Name())
-		if !ok || e.Kind != layers.Learnable {
-			return errors.Errorf("learnable %s is not in the model's state", p.Name())
-		}
-		w, err := floats(e.Value)
-		if err != nil {
-			return errors.Wrap(err, p.Name())
-		}
-		t.names = append(t.names, p.Name())
-		t.weights = append(t.weights, w)
-		sizes[i] = len(w)
-	}
-	t.opt = NewSGD(sizes, t.cfg.Momentum, t.cfg.WeightDecay)
-	return nil
+	s, err := NewStep(t.model, t.cfg.BatchSize, t.cfg.Momentum, t.cfg.WeightDecay)
+	t.step = s
+	return err
 }
 
 func (t *Trainer) buildEval() error {
-	g := G.NewGraph()
-	t.ebatch = min(t.cfg.EvalBatch, t.eval.Len())
-	in := t.model.InputShape()
-	xn, x := input(g, "input", t.ebatch, in[0], in[1], in[2])
-	net, err := t.model.Build(g, xn)
-	if err != nil {
-		return err
-	}
-	G.Read(net.Logits, &t.elogitsV)
-	t.ex = x
-	t.evm = G.NewTapeMachine(g)
-	return nil
+	inf, err := models.NewInference(t.model, min(t.cfg.EvalBatch, t.eval.Len()))
+	t.inf = inf
+	return err
 }
 
 // Close releases the trainer's machines.
 func (t *Trainer) Close() {
-	t.vm.Close()
-	t.evm.Close()
+	t.step.Close()
+	t.inf.Close()
 }
 
 // Model returns the model being trained.
@@ -426,68 +356,23 @@ func lossAndErrors(logits []float32, labels []int, n, k int) (loss float64, wron
 
 // step runs one training iteration on batch b and returns its loss and
 // error. gradNorms, if not nil, receives the per-stage gradient norms.
-func (t *Trainer) step(b *cifar10.Batch, lr float64, gradNorms map[string]float64) (loss, errRate float64, err error) {
-	copy(t.x, b.Images)
-	clear(t.y)
-	for i, l := range b.Labels {
-		t.y[i*t.classes+l] = 1
-	}
-	labels := b.Labels
-	if err := t.vm.RunAll(); err != nil {
-		t.vm.Reset()
+func (t *Trainer) runStep(b *cifar10.Batch, lr float64, gradNorms map[string]float64) (loss, errRate float64, err error) {
+	loss, wrong, err := t.step.Run(b.Images, b.Labels)
+	if err != nil {
 		return 0, 0, errors.Wrapf(err, "iteration %d", t.iter)
 	}
-	t.vm.Reset()
-	loss, err = scalar(t.lossV)
-	if err != nil {
-		return 0, 0, err
-	}
-	logits, err := t.logitsView.of(t.logitsV)
-	if err != nil {
-		return 0, 0, err
-	}
-	_, wrong := lossAndErrors(logits, labels, len(labels), t.classes)
-	errRate = float64(wrong) / float64(len(labels))
+	errRate = float64(wrong) / float64(len(b.Labels))
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, errRate, nil // the caller stops before any update
 	}
-	grads, err := t.gradBufs()
-	if err != nil {
-		return 0, 0, err
-	}
 	if gradNorms != nil {
-		stageNorms(t.names, grads, gradNorms)
-	}
-	t.opt.Step(t.weights, grads, lr)
-	for _, g := range grads {
-		clear(g) // gradients accumulate across runs
-	}
-	return loss, errRate, nil
-}
-
-// gradBufs returns the gradient slices, in the parameters' order. It
-// reuses one slice of slices.
-func (t *Trainer) gradBufs() ([][]float32, error) {
-	if cap(t.gradScratch) < len(t.params) {
-		t.gradScratch = make([][]float32, len(t.params))
-	}
-	if len(t.gradViews) < len(t.params) {
-		t.gradViews = make([]f32View, len(t.params))
-	}
-	gs := t.gradScratch[:len(t.params)]
-	for i, p := range t.params {
-		v, err := p.Grad()
+		grads, err := t.step.Grads()
 		if err != nil {
-			return nil, errors.Wrap(err, p.Name())
+			return 0, 0, err
 		}
-		if gs[i], err = t.gradViews[i].of(v); err != nil {
-			return nil, errors.Wrap(err, p.Name())
-		}
-		if len(gs[i]) != len(t.weights[i]) {
-			return nil, errors.Errorf("%s: gradient of %d values for %d weights", p.Name(), len(gs[i]), len(t.weights[i]))
-		}
+		stageNorms(t.step.Names, grads, gradNorms)
 	}
-	return gs, nil
+	return loss, errRate, t.step.Update(lr)
 }
 
 // stageNorms writes the L2 norm of the gradients of each stage's learnables
@@ -530,9 +415,7 @@ func scalar(v G.Value) (float64, error) {
 // Evaluate returns the mean loss and the error rate of the model, batch norm
 // in evaluation mode, on the evaluation set.
 func (t *Trainer) Evaluate() (loss, errRate float64, err error) {
-	t.model.SetTraining(false)
-	defer t.model.SetTraining(true)
-	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: t.ebatch, Workers: t.cfg.Workers})
+	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: t.inf.Batch(), Workers: t.cfg.Workers})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -540,20 +423,14 @@ func (t *Trainer) Evaluate() (loss, errRate float64, err error) {
 	var total float64
 	var wrong int
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		copy(t.ex, b.Images[:cap(b.Images)])
+		copy(t.inf.Input(), b.Images[:cap(b.Images)])
 		labels, n := b.Labels, b.Size
-		err := t.evm.RunAll()
-		t.evm.Reset()
+		logits, err := t.inf.Run()
 		if err != nil {
 			b.Release()
 			return 0, 0, errors.Wrap(err, "evaluation")
 		}
-		logits, err := floats(t.elogitsV)
-		if err != nil {
-			b.Release()
-			return 0, 0, err
-		}
-		l, w := lossAndErrors(logits, labels, n, t.classes)
+		l, w := lossAndErrors(logits, labels, n, t.inf.Classes())
 		b.Release()
 		total += l
 		wrong += w
@@ -603,7 +480,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		if logNow {
 			gn = norms
 		}
-		loss, errRate, err := t.step(b, lr, gn)
+		loss, errRate, err := t.runStep(b, lr, gn)
 		b.Release()
 		if err != nil {
 			return nil, err

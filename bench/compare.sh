@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Times our training steps and inference against PyTorch's on this machine,
+# alternating the two per measurement so that both see the same load, and
+# ends with one line per measurement: "ratio <model> <kind> <ours/pytorch>".
+#
+#   bench/compare.sh                       # resnet20 resnet56 training, resnet20 inference
+#   bench/compare.sh resnet20 resnet110    # these models' training steps, resnet20 inference
+#
+# Environment: THREADS (2), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20),
+# TORCH_BENCH (../shared/bench/torch_resnet_cifar.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+models=("$@")
+[ ${#models[@]} -gt 0 ] || models=(resnet20 resnet56)
+threads=${THREADS:-2} batch=${BATCH:-128} steps=${STEPS:-10} warmup=${WARMUP:-3}
+infer=${INFER:-resnet20}
+torch_bench=${TORCH_BENCH:-../shared/bench/torch_resnet_cifar.py}
+
+if [ ! -f "$torch_bench" ]; then
+  echo "compare.sh: no PyTorch benchmark at $torch_bench (set TORCH_BENCH)" >&2
+  exit 2
+fi
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  echo "compare.sh: installing Debian's PyTorch (python3-torch)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null
+fi
+
+bin=$(mktemp -d)/bench
+go build -o "$bin" ./cmd/bench
+results=$(mktemp)
+common=(-batch "$batch" -steps "$steps" -warmup "$warmup" -threads "$threads")
+
+measure() { # kind model
+  local kind=$1 model=$2 ours theirs
+  if [ "$kind" = train ]; then
+    ours=("$bin" -models "$model" -infer "" "${common[@]}")
+    theirs=(/usr/bin/python3 "$torch_bench" --models "$model" --infer "" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
+  else
+    ours=("$bin" -models "" -infer "$model" "${common[@]}")
+    theirs=(/usr/bin/python3 "$torch_bench" --models "" --infer "$model" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
+  fi
+  "${ours[@]}" | grep '^{' | sed 's/^{/{"impl": "ours", /' | tee -a "$results"
+  "${theirs[@]}" | grep '^{' | sed 's/^{/{"impl": "pytorch", /' | tee -a "$results"
+}
+
+for m in "${models[@]}"; do measure train "$m"; done
+for m in $(echo "$infer" | tr , ' '); do measure infer "$m"; done
+
+/usr/bin/python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for r in rows:
+    by.setdefault((r["model"], r["kind"]), {})[r["impl"]] = r
+print()
+print("| model | kind | ours ms | PyTorch ms | ours/PyTorch | ours peak RSS MB | ours alloc/step |")
+print("|---|---|---|---|---|---|---|")
+for (m, k), d in by.items():
+    if "ours" in d and "pytorch" in d:
+        o, p = d["ours"], d["pytorch"]
+        print(f"| {m} | {k} | {o['ms_median']:.0f} | {p['ms_median']:.0f} | {o['ms_median']/p['ms_median']:.2f} | {o.get('peak_rss_mb', 0):.0f} | {o.get('alloc_bytes_per_step', 0):.0f} |")
+print()
+for (m, k), d in by.items():
+    if "ours" in d and "pytorch" in d:
+        print(f"ratio {m} {k} {d['ours']['ms_median']/d['pytorch']['ms_median']:.3f}")
+PY

@@ -1,0 +1,198 @@
+// Command bench times training steps and inference of the zoo's models on
+// random data and prints one JSON line per measurement, in the schema of
+// the PyTorch anchor (../shared/bench/torch_resnet_cifar.py) so that the two
+// compare line by line; bench/compare.sh runs both.
+//
+//	go run ./cmd/bench -models resnet20,resnet56 -infer resnet20 -batch 128 -steps 10 -warmup 3 -threads 2
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorgonia-zoo/resnet/models"
+	"github.com/gorgonia-zoo/resnet/train"
+	"github.com/pkg/errors"
+)
+
+// record is one measurement, named as the PyTorch benchmark names its fields.
+type record struct {
+	Model             string  `json:"model"`
+	Kind              string  `json:"kind"`
+	Threads           int     `json:"threads"`
+	Batch             int     `json:"batch"`
+	Params            int     `json:"params"`
+	MACs              int64   `json:"fwd_macs_per_img"`
+	MsMedian          float64 `json:"ms_median"`
+	MsMin             float64 `json:"ms_min"`
+	MsMax             float64 `json:"ms_max"`
+	ImgPerS           float64 `json:"img_per_s"`
+	GFLOPs            float64 `json:"gflops"`
+	N                 int     `json:"n"`
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	AllocBytesPerStep float64 `json:"alloc_bytes_per_step"`
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	trainList := fs.String("models", "resnet20,resnet56", "comma-separated models to time one training step of")
+	inferList := fs.String("infer", "resnet20", "comma-separated models to time forward-only (eval mode)")
+	batch := fs.Int("batch", 128, "images per step")
+	steps := fs.Int("steps", 10, "timed steps (the median is reported)")
+	warmup := fs.Int("warmup", 3, "untimed steps first")
+	threads := fs.Int("threads", 2, "cores to use (GOMAXPROCS)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"-batch", *batch, 1}, {"-steps", *steps, 1}, {"-warmup", *warmup, 0}, {"-threads", *threads, 1}} {
+		if c.v < c.min {
+			return errors.Errorf("%s %d: want at least %d", c.name, c.v, c.min)
+		}
+	}
+	runtime.GOMAXPROCS(*threads)
+	fmt.Fprintf(stdout, "# ours (Go %s, Gorgonia) threads=%d batch=%d warmup=%d steps=%d\n", runtime.Version(), *threads, *batch, *warmup, *steps)
+	for _, job := range jobs(*trainList, "train", *inferList, "infer") {
+		m, err := models.New(job[0], models.Options{})
+		if err != nil {
+			return err
+		}
+		r := record{Model: job[0], Kind: job[1], Threads: *threads, Batch: *batch, Params: m.NumParams(), MACs: m.MACs()}
+		times, allocs, err := measure(m, job[1], *batch, *warmup, *steps)
+		if err != nil {
+			return errors.Wrapf(err, "%s %s", job[0], job[1])
+		}
+		sort.Float64s(times)
+		r.N = len(times)
+		r.MsMedian = median(times) * 1e3
+		r.MsMin, r.MsMax = times[0]*1e3, times[len(times)-1]*1e3
+		r.ImgPerS = float64(*batch) / median(times)
+		flopsPerImage := 2 * float64(r.MACs)
+		if job[1] == "train" {
+			flopsPerImage *= 3 // forward, and a backward of about twice the forward
+		}
+		r.GFLOPs = flopsPerImage * float64(*batch) / median(times) / 1e9
+		r.AllocBytesPerStep = allocs
+		r.PeakRSSMB = peakRSSMB()
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(stdout, string(b))
+	}
+	return nil
+}
+
+// jobs lists (model, kind) pairs from the comma-separated flag values.
+func jobs(trainList, trainKind, inferList, inferKind string) [][2]string {
+	var out [][2]string
+	for _, l := range []struct{ list, kind string }{{trainList, trainKind}, {inferList, inferKind}} {
+		for _, m := range strings.Split(l.list, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				out = append(out, [2]string{m, l.kind})
+			}
+		}
+	}
+	return out
+}
+
+// measure times warmup+steps steps of one kind on random images and labels
+// and returns the timed steps' durations in seconds and the bytes allocated
+// per timed step.
+func measure(m *models.Model, kind string, batch, warmup, steps int) ([]float64, float64, error) {
+	rng := rand.New(rand.NewSource(1))
+	chw := m.InputShape()
+	images := make([]float32, batch*chw[0]*chw[1]*chw[2])
+	for i := range images {
+		images[i] = float32(rng.NormFloat64())
+	}
+	var step func() error
+	if kind == "train" {
+		s, err := train.NewStep(m, batch, 0.9, 1e-4)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer s.Close()
+		labels := make([]int, batch)
+		for i := range labels {
+			labels[i] = rng.Intn(s.Classes())
+		}
+		step = func() error {
+			if _, _, err := s.Run(images, labels); err != nil {
+				return err
+			}
+			return s.Update(0.1)
+		}
+	} else {
+		inf, err := models.NewInference(m, batch)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer inf.Close()
+		copy(inf.Input(), images)
+		step = func() error {
+			_, err := inf.Run()
+			return err
+		}
+	}
+	for i := 0; i < warmup; i++ {
+		if err := step(); err != nil {
+			return nil, 0, err
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	times := make([]float64, steps)
+	for i := range times {
+		t0 := time.Now()
+		if err := step(); err != nil {
+			return nil, 0, err
+		}
+		times[i] = time.Since(t0).Seconds()
+	}
+	runtime.ReadMemStats(&after)
+	return times, float64(after.TotalAlloc-before.TotalAlloc) / float64(steps), nil
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// peakRSSMB is the process's peak resident set size so far (VmHWM), in MB.
+func peakRSSMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
