@@ -1,59 +1,78 @@
 package layers
 
 // Stride-1 "same" convolutions (3x3 with padding 1, the bulk of a ResNet's
-// work) run without im2col: with the image zero-padded once into planes of
-// width Wp = W+2p, the input pixels under kernel tap (ki, kj) for all output
-// pixels are one contiguous run starting at ki*Wp+kj. So the convolution is
-// kh*kw matrix products of K = Cin each, accumulated into an output laid out
-// with row width Wp (the last 2p columns of each row are discarded). The
-// input and weight gradients take the same shape of products over a padded
-// dy. This moves kh*kw times less data than im2col and col2im.
+// work) run without im2col. Images are zero-padded into planes of width
+// Wp = W+2p, and a chunk of G images is laid out channel by channel, each
+// channel's G planes one after another. In that layout the input pixels
+// under kernel tap (ki, kj) for every output pixel of the chunk form one
+// contiguous run starting at ki*Wp+kj, so a convolution is kh*kw matrix
+// products with K = Cin, each over all G images at once, accumulated into an
+// output in the same padded layout (its border columns are discarded). The
+// input gradient is the same shape of products over a padded dy with the
+// kernel flipped, and the weight gradient is, per tap, dy times the shifted
+// input transposed: long dot products over the whole chunk. This moves
+// kh*kw times less data than im2col and col2im.
+
+// chunkImages is how many images one product covers: enough to make the
+// products long for small late-stage images, few enough that a worker's
+// buffers stay in L2.
+const chunkImages = 8
 
 // shifted reports whether the convolution takes the shifted-products path.
 func (g *convGeom) shifted() bool {
 	return g.sh == 1 && g.sw == 1 && g.kh == g.kw && g.kh > 1 && g.kh%2 == 1 && g.ph == g.kh/2 && g.pw == g.kw/2
 }
 
-// shiftedLayout is the padded plane geometry of one convolution.
+// shiftedLayout is the padded geometry of one convolution's chunks.
 type shiftedLayout struct {
 	p, wp    int // padding and padded row width
-	plane    int // stride between padded planes: Hp*Wp plus 2p so every tap's run stays in bounds
-	run      int // H*Wp: one output plane in padded-width layout
-	taps     int // kh*kw
-	kw, h, w int
+	plane    int // (H+2p)*Wp: one padded image plane
+	row      int // one channel of a chunk: chunkImages planes plus a tail for the farthest tap
+	taps, kw int
+	h, w     int
 }
 
 func layoutOf(g *convGeom, h, w int) shiftedLayout {
 	p := g.ph
 	wp := w + 2*p
-	return shiftedLayout{p: p, wp: wp, plane: (h+2*p)*wp + 2*p, run: h * wp, taps: g.kh * g.kw, kw: g.kw, h: h, w: w}
+	plane := (h + 2*p) * wp
+	return shiftedLayout{p: p, wp: wp, plane: plane, row: chunkImages*plane + 2*p*wp + 2*p, taps: g.kh * g.kw, kw: g.kw, h: h, w: w}
 }
+
+// span is the number of positions the products cover for a chunk of n
+// images: up to the last image's last output row.
+func (l *shiftedLayout) span(n int) int { return (n-1)*l.plane + l.h*l.wp }
 
 // tapOffset is where tap t's run starts in a padded plane.
 func (l *shiftedLayout) tapOffset(t int) int { return (t/l.kw)*l.wp + t%l.kw }
 
-// pad copies c planes of h x w into padded planes, zeroing only the borders
-// (the top rows, the gaps between rows, the bottom rows and the tail).
-func (l *shiftedLayout) pad(dst []float32, src []float32, c int) {
+// pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
+// planes, zeroing the borders and the rest of each row.
+func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
 	for ci := 0; ci < c; ci++ {
-		plane := dst[ci*l.plane : (ci+1)*l.plane]
-		start := l.p*l.wp + l.p // first interior pixel
-		zero(plane[:start])
-		for y := 0; y < l.h; y++ {
-			row := start + y*l.wp
-			copy(plane[row:row+l.w], src[(ci*l.h+y)*l.w:][:l.w])
-			next := min(row+l.wp, len(plane))
-			zero(plane[row+l.w : next])
+		row := dst[ci*l.row : (ci+1)*l.row]
+		for g := 0; g < n; g++ {
+			plane := row[g*l.plane : (g+1)*l.plane]
+			start := l.p*l.wp + l.p // first interior pixel
+			zero(plane[:start])
+			for y := 0; y < l.h; y++ {
+				at := start + y*l.wp
+				copy(plane[at:at+l.w], src[((g*c+ci)*l.h+y)*l.w:][:l.w])
+				zero(plane[at+l.w : min(at+l.wp, len(plane))])
+			}
 		}
-		zero(plane[start+l.h*l.wp:])
+		zero(row[n*l.plane:])
 	}
 }
 
-// compact copies c planes in padded-width layout to h x w planes.
-func (l *shiftedLayout) compact(dst []float32, src []float32, c int) {
-	for ci := 0; ci < c; ci++ {
-		for y := 0; y < l.h; y++ {
-			copy(dst[(ci*l.h+y)*l.w:][:l.w], src[ci*l.run+y*l.wp:][:l.w])
+// compact copies the products' output (c rows in the chunk layout, ld
+// apart) of n images back to NCHW h x w planes.
+func (l *shiftedLayout) compact(dst, src []float32, n, c, ld int) {
+	for g := 0; g < n; g++ {
+		for ci := 0; ci < c; ci++ {
+			for y := 0; y < l.h; y++ {
+				copy(dst[((g*c+ci)*l.h+y)*l.w:][:l.w], src[ci*ld+g*l.plane+y*l.wp:][:l.w])
+			}
 		}
 	}
 }
@@ -62,114 +81,132 @@ func (l *shiftedLayout) compact(dst []float32, src []float32, c int) {
 func packTaps(dst, w []float32, cout, cin, taps int) {
 	for co := 0; co < cout; co++ {
 		for ci := 0; ci < cin; ci++ {
-			src := w[(co*cin+ci)*taps:][:taps]
-			for t, v := range src {
+			for t, v := range w[(co*cin+ci)*taps:][:taps] {
 				dst[(t*cout+co)*cin+ci] = v
 			}
 		}
 	}
 }
 
-// Scratch slots of the shifted path (per op workspace).
+// chunks runs fn over the images in chunks of up to chunkImages, split
+// across the workers.
+func chunks(images int, fn func(worker, first, n int)) {
+	count := (images + chunkImages - 1) / chunkImages
+	parallel(count, func(worker, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			first := k * chunkImages
+			fn(worker, first, min(chunkImages, images-first))
+		}
+	})
+}
+
+// Scratch slots of the shifted path: the packed weights, then per worker
+// a fixed number of buffers.
 const (
-	slotTaps  = 0 // packed weights, shared by the workers
-	slotFirst = 1 // then per worker: padded input, padded dy, output runs, dW taps
+	slotTaps     = 0
+	slotFirst    = 1
+	slotsPerWork = 3
 )
+
+// workerSlots reserves each worker's buffers of the given sizes before the
+// workers start, so that they only read the slot table.
+func workerSlots(ws *workspace, sizes ...int) {
+	for w := 0; w < workers(); w++ {
+		for i, n := range sizes {
+			scratch[float32](ws, slotFirst+w*slotsPerWork+i, n)
+		}
+	}
+}
+
+func workerSlot(ws *workspace, worker, i, n int) []float32 {
+	return scratch[float32](ws, slotFirst+worker*slotsPerWork+i, n)
+}
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
 	l := layoutOf(&op.geom, d.h, d.w)
-	nw := workers()
 	taps := scratch[float32](&op.ws, slotTaps, l.taps*d.co*d.c)
 	packTaps(taps, w, d.co, d.c, l.taps)
-	for i := 0; i < nw; i++ {
-		scratch[float32](&op.ws, slotFirst+2*i, d.c*l.plane)
-		scratch[float32](&op.ws, slotFirst+2*i+1, d.co*l.run)
-	}
-	parallel(d.n, func(worker, lo, hi int) {
-		xpad := scratch[float32](&op.ws, slotFirst+2*worker, d.c*l.plane)
-		runs := scratch[float32](&op.ws, slotFirst+2*worker+1, d.co*l.run)
-		for i := lo; i < hi; i++ {
-			l.pad(xpad, x[i*d.c*d.h*d.w:], d.c)
-			for t := 0; t < l.taps; t++ {
-				beta := float32(1)
-				if t == 0 {
-					beta = 0
-				}
-				gemm(false, false, d.co, l.run, d.c, taps[t*d.co*d.c:], d.c, xpad[l.tapOffset(t):], l.plane, beta, runs, l.run)
-			}
-			l.compact(out[i*d.co*d.h*d.w:], runs, d.co)
+	ld := l.span(chunkImages)
+	workerSlots(&op.ws, d.c*l.row, d.co*ld)
+	chunks(d.n, func(worker, first, n int) {
+		xpad := workerSlot(&op.ws, worker, 0, d.c*l.row)
+		runs := workerSlot(&op.ws, worker, 1, d.co*ld)
+		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
+		for t := 0; t < l.taps; t++ {
+			gemm(false, false, d.co, l.span(n), d.c, taps[t*d.co*d.c:], d.c, xpad[l.tapOffset(t):], l.row, betaFor(t), runs, ld)
 		}
+		l.compact(out[first*d.co*d.h*d.w:], runs, n, d.co, ld)
 	})
 }
 
-// shiftedBackwardInput computes dx: per tap, dx_runs += W_t^T x dy_pad
+// betaFor is 0 for the first tap (overwrite) and 1 after (accumulate).
+func betaFor(t int) float32 {
+	if t == 0 {
+		return 0
+	}
+	return 1
+}
+
+// shiftedBackwardInput computes dx: per tap, W_t^T times dy padded and
 // shifted by the flipped tap.
 func shiftedBackwardInput(op *convGradInput, d convDims, w, dy, dx []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w)
-	nw := workers()
 	taps := scratch[float32](&op.ws, slotTaps, l.taps*d.co*d.c)
 	packTaps(taps, w, d.co, d.c, l.taps)
-	for i := 0; i < nw; i++ {
-		scratch[float32](&op.ws, slotFirst+2*i, d.co*l.plane)
-		scratch[float32](&op.ws, slotFirst+2*i+1, d.c*l.run)
-	}
-	parallel(d.n, func(worker, lo, hi int) {
-		dypad := scratch[float32](&op.ws, slotFirst+2*worker, d.co*l.plane)
-		runs := scratch[float32](&op.ws, slotFirst+2*worker+1, d.c*l.run)
-		for i := lo; i < hi; i++ {
-			l.pad(dypad, dy[i*d.co*d.h*d.w:], d.co)
-			for t := 0; t < l.taps; t++ {
-				beta := float32(1)
-				if t == 0 {
-					beta = 0
-				}
-				flipped := l.taps - 1 - t
-				gemm(true, false, d.c, l.run, d.co, taps[t*d.co*d.c:], d.c, dypad[l.tapOffset(flipped):], l.plane, beta, runs, l.run)
-			}
-			l.compact(dx[i*d.c*d.h*d.w:], runs, d.c)
+	ld := l.span(chunkImages)
+	workerSlots(&op.ws, d.co*l.row, d.c*ld)
+	chunks(d.n, func(worker, first, n int) {
+		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
+		runs := workerSlot(&op.ws, worker, 1, d.c*ld)
+		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
+		for t := 0; t < l.taps; t++ {
+			flipped := l.taps - 1 - t
+			gemm(true, false, d.c, l.span(n), d.co, taps[t*d.co*d.c:], d.c, dypad[l.tapOffset(flipped):], l.row, betaFor(t), runs, ld)
 		}
+		l.compact(dx[first*d.c*d.h*d.w:], runs, n, d.c, ld)
 	})
 }
 
-// shiftedBackwardWeight computes dW: per tap, dW_t += dy_runs x x_pad_t^T,
-// summed over the images of each worker, then over workers.
+// dotWidth rounds the weight gradient's Cin up to a multiple of 6, the
+// width of the GEMM's dot-product kernel, so that no column falls to the
+// slower outer-product path; the extra columns read zero rows.
+func dotWidth(cin int) int { return (cin + 5) / 6 * 6 }
+
+// shiftedBackwardWeight computes dW: per tap, dW_t += dy x (x shifted by
+// the tap)^T over each chunk, summed over chunks, then over workers.
 func shiftedBackwardWeight(op *convGradWeight, d convDims, x, dy, dw []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w)
-	nw := workers()
-	size := l.taps * d.co * d.c
-	for i := 0; i < nw; i++ {
-		scratch[float32](&op.ws, slotFirst+3*i, d.c*l.plane)
-		scratch[float32](&op.ws, slotFirst+3*i+1, d.co*l.plane)
-		scratch[float32](&op.ws, slotFirst+3*i+2, size)
+	width := dotWidth(d.c)
+	size := l.taps * d.co * width
+	workerSlots(&op.ws, width*l.row, d.co*l.row, size)
+	for w := 0; w < workers(); w++ {
+		clear(workerSlot(&op.ws, w, 0, width*l.row)[d.c*l.row:]) // the padding rows
+		clear(workerSlot(&op.ws, w, 2, size))
 	}
-	used := min(nw, d.n)
-	parallel(d.n, func(worker, lo, hi int) {
-		xpad := scratch[float32](&op.ws, slotFirst+3*worker, d.c*l.plane)
-		dypad := scratch[float32](&op.ws, slotFirst+3*worker+1, d.co*l.plane)
-		part := scratch[float32](&op.ws, slotFirst+3*worker+2, size)
-		clear(part)
-		// dy in padded-width layout starts p rows and p columns into its
-		// padded plane; the discarded columns read the zero border.
+	chunks(d.n, func(worker, first, n int) {
+		xpad := workerSlot(&op.ws, worker, 0, width*l.row)
+		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
+		part := workerSlot(&op.ws, worker, 2, size)
+		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
+		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
+		// dy in the chunk layout starts p rows and p columns into its
+		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]
-		for i := lo; i < hi; i++ {
-			l.pad(xpad, x[i*d.c*d.h*d.w:], d.c)
-			l.pad(dypad, dy[i*d.co*d.h*d.w:], d.co)
-			for t := 0; t < l.taps; t++ {
-				gemm(false, true, d.co, d.c, l.run, dyRuns, l.plane, xpad[l.tapOffset(t):], l.plane, 1, part[t*d.co*d.c:], d.c)
-			}
+		for t := 0; t < l.taps; t++ {
+			gemm(false, true, d.co, width, l.span(n), dyRuns, l.row, xpad[l.tapOffset(t):], l.row, 1, part[t*d.co*width:], width)
 		}
 	})
-	total := scratch[float32](&op.ws, slotFirst+2, size)
-	for wk := 1; wk < used; wk++ {
-		for j, v := range scratch[float32](&op.ws, slotFirst+3*wk+2, size) {
+	total := workerSlot(&op.ws, 0, 2, size)
+	for wk := 1; wk < min(workers(), (d.n+chunkImages-1)/chunkImages); wk++ {
+		for j, v := range workerSlot(&op.ws, wk, 2, size) {
 			total[j] += v
 		}
 	}
-	// Back from tap-major (tap, Cout, Cin) to (Cout, Cin, kh, kw).
+	// From tap-major (tap, Cout, width) back to (Cout, Cin, kh, kw).
 	for t := 0; t < l.taps; t++ {
 		for co := 0; co < d.co; co++ {
 			for ci := 0; ci < d.c; ci++ {
-				dw[(co*d.c+ci)*l.taps+t] = total[(t*d.co+co)*d.c+ci]
+				dw[(co*d.c+ci)*l.taps+t] = total[(t*d.co+co)*width+ci]
 			}
 		}
 	}

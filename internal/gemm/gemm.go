@@ -3,16 +3,18 @@
 // im2col convolutions produce.
 //
 // Design (after BLIS/GotoBLAS): C is computed in MR x NR register tiles by an
-// assembly micro-kernel (AVX-512 8x32 or AVX2 6x16, picked at run time; a
-// pure-Go 4x4 kernel elsewhere), looping over K in blocks of kcBlock so the
-// operands of a tile stay in L1/L2. Unlike BLIS, full panels are read in
-// place: the kernel takes A's row and k strides, so A is never copied, and B
-// is copied into a contiguous panel only when it is transposed or a panel is
-// partial (zero padding). For the small M of convolutions this removes the
-// packing pass, which would otherwise cost as much as the multiply.
-// A*B^T (the weight gradient) uses a separate AVX-512 kernel that takes dot
-// products along the contiguous K of both operands, so B^T is not packed
-// either. Sgemm splits C across a fixed pool of goroutines.
+// assembly micro-kernel (AVX-512 8x32 or AVX2 6x16, chosen at run time; a
+// pure-Go 4x4 kernel on other CPUs or with the purego build tag), over K
+// blocks of kcBlock so that a tile's operands stay in L1/L2. Unlike BLIS, the
+// kernel takes A's row and k strides, so A is read in place, never packed.
+// B is read in place too while few row panels reuse it (the small M of
+// convolutions, where a packing pass would cost as much as the multiply), and
+// packed into contiguous zero-padded panels when reuse is high, when it is
+// transposed (16x16 AVX-512 transposes) and at a partial panel. For A*B^T
+// with a long K (the weight gradient) a second AVX-512 kernel takes dot
+// products along the contiguous K of both operands, so B^T is not
+// transposed at all. Sgemm splits C into column (or row) blocks for a pool
+// of worker goroutines that spin briefly before parking, since calls are short.
 package gemm
 
 import (
@@ -213,7 +215,7 @@ func (g *args) runOuter(ws *workspace) {
 	// (often a multiple of 4 KiB, so they collide in L1); once a B panel is
 	// reused by many row panels, a contiguous copy is faster.
 	packAllB := g.m >= packBMinRowPanels*mr
-	ws.reserve(mr, nr)
+	ws.edgeAValid = false
 	for jc := 0; jc < g.n; jc += ncBlock {
 		nc := min(ncBlock, g.n-jc)
 		for pc := 0; pc < g.k; pc += kcBlock {

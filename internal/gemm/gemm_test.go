@@ -259,3 +259,36 @@ func TestSteadyStateAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCallers runs parallel multiplies from several goroutines at
+// once, as a model running layers side by side would.
+func TestConcurrentCallers(t *testing.T) {
+	const callers = 4
+	errs := make(chan string, callers)
+	for g := 0; g < callers; g++ {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 11))
+			s := shape{m: 24 + g, n: 300, k: 100, transB: g%2 == 1, alpha: 1}
+			a, lda, b, ldb, c, ldc := operands(rng, s)
+			want := make([]float32, len(c))
+			sgemm(genericImpl, 1, s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, want, ldc)
+			for iter := 0; iter < 50; iter++ {
+				sgemm(active, 2, s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, ldc)
+				for i := 0; i < s.m; i++ {
+					for j := 0; j < s.n; j++ {
+						if d := c[i*ldc+j] - want[i*ldc+j]; d > 1e-3 || d < -1e-3 {
+							errs <- fmt.Sprintf("caller %d: C[%d][%d] = %g, want %g", g, i, j, c[i*ldc+j], want[i*ldc+j])
+							return
+						}
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range callers {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}

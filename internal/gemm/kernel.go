@@ -89,3 +89,11 @@ func kernel4x4Generic(k int, a *float32, aRowStride, aKStride int, b *float32, b
 	store(cs[2*ldc:], c20, c21, c22, c23)
 	store(cs[3*ldc:], c30, c31, c32, c33)
 }
+
+func init() {
+	for _, im := range impls {
+		if im.mr > maxMR || im.nr > maxNR || im.nr < 2 {
+			panic("gemm: kernel tile " + im.name + " does not fit the workspace")
+		}
+	}
+}

@@ -18,23 +18,22 @@ type workspace struct {
 	tile       []float32  // MR x NR result of a partial C tile
 }
 
-// reserve sizes the buffers for an mr x nr kernel.
-func (ws *workspace) reserve(mr, nr int) {
-	if n := mr * kcBlock; len(ws.packA) < n {
-		ws.packA = make([]float32, n)
+// Largest kernel tile of any implementation; workspaces are sized for it so
+// that they never grow after they are made.
+const (
+	maxMR = 8
+	maxNR = 32
+)
+
+func newWorkspace() *workspace {
+	panels := (ncBlock + 1) / 2 // nr >= 2 for every implementation
+	return &workspace{
+		packA:   make([]float32, maxMR*kcBlock),
+		packB:   make([]float32, (ncBlock+maxNR)*kcBlock),
+		bPanel:  make([]*float32, panels),
+		bStride: make([]int, panels),
+		tile:    make([]float32, maxMR*maxNR),
 	}
-	panels := (ncBlock + nr - 1) / nr
-	if n := panels * nr * kcBlock; len(ws.packB) < n {
-		ws.packB = make([]float32, n)
-	}
-	if len(ws.bPanel) < panels {
-		ws.bPanel = make([]*float32, panels)
-		ws.bStride = make([]int, panels)
-	}
-	if n := mr * nr; len(ws.tile) < n {
-		ws.tile = make([]float32, n)
-	}
-	ws.edgeAValid = false
 }
 
 // freeWorkspaces is a free list; a buffered channel (unlike sync.Pool) is
@@ -46,7 +45,7 @@ func getWorkspace() *workspace {
 	case ws := <-freeWorkspaces:
 		return ws
 	default:
-		return new(workspace)
+		return newWorkspace()
 	}
 }
 
@@ -62,17 +61,30 @@ func putWorkspace(ws *workspace) {
 // a parked worker costs a few microseconds.
 const minParallelFlops = 1 << 20
 
-// job is one multiply split into parts along M or N. The caller and the
-// workers claim parts from next until none are left.
+// job is one multiply split into parts along M or N.
+//
+// The parts are dealt into one stripe of consecutive parts per thread. A
+// goroutine works through its own stripe first and then takes parts from the
+// others'. So from call to call a part tends to run on the same core, and
+// its block of C (and packed B) stays in that core's L2 rather than moving
+// between cores.
 type job struct {
-	g      args
-	parts  int
-	unit   int  // rows or columns per part, a multiple of the tile size
-	splitN bool // split columns (else rows)
-	next   atomic.Int32
+	g       args
+	parts   int
+	unit    int  // rows or columns per part, a multiple of the tile size
+	splitN  bool // split columns (else rows)
+	stripes []stripe
+	joined  int // helpers that have taken a request (under helpRequests.mu)
 	// takers counts the workers that took a help request for this job; the
 	// caller waits for them before reusing the job.
 	takers sync.WaitGroup
+}
+
+// stripe is a run of parts [next, end) claimed from the front.
+type stripe struct {
+	next atomic.Int32
+	end  int32
+	_    [56]byte // keep stripes on separate cache lines
 }
 
 // helpRequests is the queue of requests for a worker's help. A request that
@@ -94,23 +106,28 @@ func init() { helpRequests.cond.L = &helpRequests.mu }
 // poll yields the processor to any other runnable goroutine.
 const spinTime = 100 * time.Microsecond
 
-// The caller's job lives in one reusable slot per concurrent caller.
+// freeJobs recycles jobs, one per concurrent caller.
 var freeJobs = make(chan *job, 16)
 
-// worker runs for the life of the process, parked on the condition variable when idle.
-func worker() {
+// worker runs for the life of the process, parked on the condition variable
+// when idle. It owns ws, made by its starter so that it exists before the
+// worker first runs.
+func worker(ws *workspace) {
 	h := &helpRequests
+	lastWork := time.Now()
 	for {
-		if h.pending.Load() == 0 {
-			deadline := time.Now().Add(spinTime)
-			for i := 0; h.pending.Load() == 0; i++ {
-				if i%16 == 15 && time.Now().After(deadline) {
-					break
-				}
-				runtime.Gosched()
+		for i := 0; h.pending.Load() == 0; i++ {
+			if i%16 == 15 && time.Since(lastWork) > spinTime {
+				break
 			}
+			runtime.Gosched()
 		}
 		h.mu.Lock()
+		if len(h.queue) == 0 && time.Since(lastWork) <= spinTime {
+			// The request was withdrawn before we got it; keep spinning.
+			h.mu.Unlock()
+			continue
+		}
 		for len(h.queue) == 0 {
 			h.cond.Wait()
 		}
@@ -120,9 +137,12 @@ func worker() {
 		h.queue = h.queue[:len(h.queue)-1]
 		h.pending.Store(int32(len(h.queue)))
 		j.takers.Add(1) // under mu, so the caller's withdrawHelp sees it
+		j.joined++
+		own := j.joined % len(j.stripes)
 		h.mu.Unlock()
-		helperParts.Add(int64(j.work()))
+		j.work(ws, own)
 		j.takers.Done()
+		lastWork = time.Now()
 	}
 }
 
@@ -131,7 +151,7 @@ func requestHelp(j *job, n, maxWorkers int) {
 	h := &helpRequests
 	h.mu.Lock()
 	for ; h.workers < maxWorkers; h.workers++ {
-		go worker()
+		go worker(newWorkspace())
 	}
 	for range n {
 		h.queue = append(h.queue, j)
@@ -159,48 +179,45 @@ func withdrawHelp(j *job) {
 	h.mu.Unlock()
 }
 
-// work claims and runs parts of j until none are left.
-func (j *job) work() (n int) {
-	var ws *workspace
-	for {
-		p := int(j.next.Add(1)) - 1
-		if p >= j.parts {
-			break
-		}
-		if ws == nil {
-			ws = getWorkspace()
-		}
-		sub := j.g
-		lo := p * j.unit
-		if j.splitN {
-			hi := min(lo+j.unit, j.g.n)
-			sub.n = hi - lo
-			if j.g.transB {
-				sub.b = j.g.b[lo*j.g.ldb:]
-			} else {
-				sub.b = j.g.b[lo:]
+// work runs the parts of stripe own, then helps with the other stripes.
+func (j *job) work(ws *workspace, own int) {
+	for i := range j.stripes {
+		st := &j.stripes[(own+i)%len(j.stripes)]
+		for {
+			p := st.next.Add(1) - 1
+			if p >= st.end {
+				break
 			}
-			sub.c = j.g.c[lo:]
-		} else {
-			hi := min(lo+j.unit, j.g.m)
-			sub.m = hi - lo
-			if j.g.transA {
-				sub.a = j.g.a[lo:]
-			} else {
-				sub.a = j.g.a[lo*j.g.lda:]
-			}
-			sub.c = j.g.c[lo*j.g.ldc:]
+			j.runPart(ws, int(p))
 		}
-		sub.run(ws)
-		n++
 	}
-	if ws != nil {
-		putWorkspace(ws)
-	}
-	return n
 }
 
-var helperParts, totalParts atomic.Int64
+// runPart computes part p of the job.
+func (j *job) runPart(ws *workspace, p int) {
+	sub := j.g
+	lo := p * j.unit
+	if j.splitN {
+		hi := min(lo+j.unit, j.g.n)
+		sub.n = hi - lo
+		if j.g.transB {
+			sub.b = j.g.b[lo*j.g.ldb:]
+		} else {
+			sub.b = j.g.b[lo:]
+		}
+		sub.c = j.g.c[lo:]
+	} else {
+		hi := min(lo+j.unit, j.g.m)
+		sub.m = hi - lo
+		if j.g.transA {
+			sub.a = j.g.a[lo:]
+		} else {
+			sub.a = j.g.a[lo*j.g.lda:]
+		}
+		sub.c = j.g.c[lo*j.g.ldc:]
+	}
+	sub.run(ws)
+}
 
 // Parallel split parameters.
 const (
@@ -208,18 +225,20 @@ const (
 	minPartFlops   = 1 << 19 // parts smaller than this cost more to hand out than they save
 )
 
-// runParallel splits g into parts of C along the dimension that divides most
-// evenly into tiles, and runs them on the caller and up to threads-1 workers.
+// runParallel splits g into parts of C, and runs them on the caller and up to threads-1 workers.
 func runParallel(g *args, threads int) {
 	tileM, tileN := g.im.mr, g.im.nr
 	if g.useDot() {
 		tileM, tileN = dotMR, dotNR
 	}
 	want := min(threads*partsPerThread, max(1, 2*g.m*g.n*g.k/minPartFlops))
-	// Largest part, in elements of C, when splitting each way.
+	// Split the dimension with more tiles: more parts than threads lets a
+	// helper that starts late take fewer. But when B is packed, split N as
+	// long as every thread gets a part, since each row part would pack all of B.
 	unitN, partsN := chunk(g.n, tileN, want)
 	unitM, partsM := chunk(g.m, tileM, want)
-	splitN := unitN*g.m <= unitM*g.n
+	packsB := !g.useDot() && (g.transB || g.m >= packBMinRowPanels*g.im.mr)
+	splitN := partsN >= partsM || (packsB && partsN >= threads)
 	unit, parts := unitM, partsM
 	if splitN {
 		unit, parts = unitN, partsN
@@ -237,10 +256,20 @@ func runParallel(g *args, threads int) {
 		j = new(job)
 	}
 	j.g, j.parts, j.unit, j.splitN = *g, parts, unit, splitN
-	j.next.Store(0)
-	requestHelp(j, min(threads, parts)-1, threads-1)
-	totalParts.Add(int64(parts))
-	j.work()
+	participants := min(threads, parts)
+	if cap(j.stripes) < participants {
+		j.stripes = make([]stripe, participants)
+	}
+	j.stripes = j.stripes[:participants]
+	for i := range j.stripes {
+		j.stripes[i].next.Store(int32(i * parts / participants))
+		j.stripes[i].end = int32((i + 1) * parts / participants)
+	}
+	j.joined = 0
+	requestHelp(j, participants-1, threads-1)
+	ws := getWorkspace()
+	j.work(ws, 0)
+	putWorkspace(ws)
 	withdrawHelp(j)
 	j.takers.Wait() // workers that took a request finish their parts
 	j.g = args{}    // do not keep callers' matrices alive
