@@ -164,10 +164,7 @@ func keepPositive[T float](dst, y, dy []T) {
 		y32, dy32 := any(y).([]float32), any(dy).([]float32)
 		y32, dy32 = y32[:len(d)], dy32[:len(d)]
 		for i := range d {
-			// y is +0 or positive: its bits are zero exactly when it is 0,
-			// and -bits has the sign bit set exactly when they are not.
-			mask := uint32(-int32(math.Float32bits(y32[i])) >> 31)
-			d[i] = math.Float32frombits(math.Float32bits(dy32[i]) & mask)
+			d[i] = math.Float32frombits(math.Float32bits(dy32[i]) & positiveMask(y32[i]))
 		}
 		return
 	}
@@ -178,6 +175,13 @@ func keepPositive[T float](dst, y, dy []T) {
 			dst[i] = 0
 		}
 	}
+}
+
+// positiveMask is all ones when the ReLU output y (+0 or positive) is
+// positive and zero when it is 0: its bits are zero exactly when y is, and
+// their negation then has the sign bit set exactly when they are not.
+func positiveMask(y float32) uint32 {
+	return uint32(-int32(math.Float32bits(y)) >> 31)
 }
 
 // zero clears a short slice without a call into the runtime.

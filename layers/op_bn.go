@@ -57,21 +57,24 @@ func channel[T float](x []T, i, c, nc, hw int) []T {
 	return x[(i*nc+c)*hw : (i*nc+c+1)*hw]
 }
 
-// planeSum returns the sum of v and of v*v with accumulators of T per plane
-// (a plane is at most a few thousand values), added up in float64.
-func planeSum[T float](v []T) (sum float64) {
-	var a0, a1, a2, a3 T
+// shiftedMoments returns the sums of v-shift and of (v-shift)^2 over one
+// plane, accumulated in T (a plane is at most a few thousand values).
+func shiftedMoments[T float](v []T, shift T) (sum, squares float64) {
+	var a0, a1, b0, b1 T
 	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		a0 += v[i]
-		a1 += v[i+1]
-		a2 += v[i+2]
-		a3 += v[i+3]
+	for ; i+2 <= len(v); i += 2 {
+		d0, d1 := v[i]-shift, v[i+1]-shift
+		a0 += d0
+		a1 += d1
+		b0 += d0 * d0
+		b1 += d1 * d1
 	}
 	for ; i < len(v); i++ {
-		a0 += v[i]
+		d := v[i] - shift
+		a0 += d
+		b0 += d * d
 	}
-	return float64(a0 + a1 + a2 + a3)
+	return float64(a0 + a1), float64(b0 + b1)
 }
 
 // dotSums returns sum(dy) and sum(dy*x) over one plane.
@@ -92,20 +95,46 @@ func dotSums[T float](dy, x []T) (sumDy, sumDyX float64) {
 	return float64(a0 + a1), float64(b0 + b1)
 }
 
-// planeSquares returns the sum of (v-mean)^2.
-func planeSquares[T float](v []T, mean T) float64 {
-	var a0, a1 T
-	i := 0
-	for ; i+2 <= len(v); i += 2 {
-		d0, d1 := v[i]-mean, v[i+1]-mean
-		a0 += d0 * d0
-		a1 += d1 * d1
+// maskedDotSums is dotSums of dy masked where y is 0 (a fused ReLU's
+// clipped outputs), branch-free in float32 like keepPositive.
+func maskedDotSums[T float](dy, y, x []T) (sumDy, sumDyX float64) {
+	if dy32, ok := any(dy).([]float32); ok {
+		y32, x32 := any(y).([]float32)[:len(dy32)], any(x).([]float32)[:len(dy32)]
+		var a, b float32
+		for i, d := range dy32 {
+			g := math.Float32frombits(math.Float32bits(d) & positiveMask(y32[i]))
+			a += g
+			b += g * x32[i]
+		}
+		return float64(a), float64(b)
 	}
-	for ; i < len(v); i++ {
-		d := v[i] - mean
-		a0 += d * d
+	for i, d := range dy {
+		if y[i] > 0 {
+			sumDy += float64(d)
+			sumDyX += float64(d) * float64(x[i])
+		}
 	}
-	return float64(a0 + a1)
+	return sumDy, sumDyX
+}
+
+// maskedAffine sets dx = k*dy' + c1*x + c0 with dy' = dy masked where y is 0.
+func maskedAffine[T float](dx, dy, y, x []T, k, c1, c0 T) {
+	if dx32, ok := any(dx).([]float32); ok {
+		dy32, y32, x32 := any(dy).([]float32)[:len(dx32)], any(y).([]float32)[:len(dx32)], any(x).([]float32)[:len(dx32)]
+		k32, c132, c032 := float32(k), float32(c1), float32(c0)
+		for i := range dx32 {
+			g := math.Float32frombits(math.Float32bits(dy32[i]) & positiveMask(y32[i]))
+			dx32[i] = k32*g + c132*x32[i] + c032
+		}
+		return
+	}
+	for i := range dx {
+		g := dy[i]
+		if y[i] <= 0 {
+			g = 0
+		}
+		dx[i] = k*g + c1*x[i] + c0
+	}
 }
 
 func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
@@ -122,18 +151,20 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 		for c := lo; c < hi; c++ {
 			mean, variance := float64(runMean[c]), float64(runVar[c])
 			if training {
+				// One pass for both moments, shifted by the channel's first
+				// value so that E[d^2] - E[d]^2 does not cancel catastrophically.
+				shift := channel(x, 0, c, nc, hw)[0]
 				var sum, sq float64
 				for i := 0; i < n; i++ {
-					sum += planeSum(channel(x, i, c, nc, hw))
+					s1, s2 := shiftedMoments(channel(x, i, c, nc, hw), shift)
+					sum += s1
+					sq += s2
 				}
-				mean = sum / m
-				for i := 0; i < n; i++ {
-					sq += planeSquares(channel(x, i, c, nc, hw), T(mean))
-				}
-				variance = sq / m
+				mean = float64(shift) + sum/m
+				variance = max(sq/m-(sum/m)*(sum/m), 0)
 				unbiased := variance
 				if m > 1 {
-					unbiased = sq / (m - 1)
+					unbiased = variance * m / (m - 1)
 				}
 				runMean[c] = T((1-op.momentum)*float64(runMean[c]) + op.momentum*mean)
 				runVar[c] = T((1-op.momentum)*float64(runVar[c]) + op.momentum*unbiased)
@@ -215,29 +246,28 @@ func (op *bnGradSums) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.ws.output(0, dt, tensor.Shape{2, ts[0].Shape()[1]})
 	if dt == tensor.Float32 {
-		bnSums[float32](op.fwd, &op.ws, ts[0], ts[1], ts[2], out)
+		bnSums[float32](op.fwd, ts[0], ts[1], ts[2], out)
 	} else {
-		bnSums[float64](op.fwd, &op.ws, ts[0], ts[1], ts[2], out)
+		bnSums[float64](op.fwd, ts[0], ts[1], ts[2], out)
 	}
 	return out, nil
 }
 
-func bnSums[T float](fwd *batchNormOp, ws *workspace, xt, yt, dyt, outt *tensor.Dense) {
+func bnSums[T float](fwd *batchNormOp, xt, yt, dyt, outt *tensor.Dense) {
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
 	x, y, dy, out := data[T](xt), data[T](yt), data[T](dyt), data[T](outt)
-	reserve[T](ws, 0, hw)
-	parallel(nc, func(worker, lo, hi int) {
-		masked := scratch[T](ws, worker, hw)
+	parallel(nc, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var sumDy, sumDyX float64
 			for i := 0; i < n; i++ {
 				xc, dyc := channel(x, i, c, nc, hw), channel(dy, i, c, nc, hw)
+				var a, b float64
 				if fwd.relu {
-					keepPositive(masked, channel(y, i, c, nc, hw), dyc)
-					dyc = masked
+					a, b = maskedDotSums(dyc, channel(y, i, c, nc, hw), xc)
+				} else {
+					a, b = dotSums(dyc, xc)
 				}
-				a, b := dotSums(dyc, xc)
 				sumDy += a
 				sumDyX += b
 			}
@@ -334,8 +364,8 @@ func bnBackwardInput[T float](fwd *batchNormOp, ts []*tensor.Dense, outt *tensor
 			for i := 0; i < n; i++ {
 				xc, yc, dyc, dxc := channel(x, i, c, nc, hw), channel(y, i, c, nc, hw), channel(dy, i, c, nc, hw), channel(out, i, c, nc, hw)
 				if fwd.relu {
-					keepPositive(dxc, yc, dyc)
-					dyc = dxc
+					maskedAffine(dxc, dyc, yc, xc, kt, c1t, c0t)
+					continue
 				}
 				dyc = dyc[:len(xc)]
 				for j, v := range xc {
