@@ -28,3 +28,37 @@ func BenchmarkCol2im(b *testing.B) {
 		col2im(col, 16, 32, 32, &stage1, dx)
 	}
 }
+
+// benchConv times one convolution op's forward, input-gradient and
+// weight-gradient kernels on a batch of 32 images, in GFLOP/s.
+func benchConv(b *testing.B, c, hw int) {
+	rng := rand.New(rand.NewSource(1))
+	x := gradcheck.RandTensor(rng, tensor.Float32, 32, c, hw, hw)
+	w := gradcheck.RandTensor(rng, tensor.Float32, c, c, 3, 3)
+	dy := gradcheck.RandTensor(rng, tensor.Float32, 32, c, hw, hw)
+	op := newConvOp(stage1)
+	gi := &convGradInput{fwd: op}
+	gw := &convGradWeight{fwd: op}
+	flops := float64(2 * 32 * c * c * 9 * hw * hw)
+	for _, k := range []struct {
+		name string
+		run  func() (any, error)
+	}{
+		{"forward", func() (any, error) { return op.Do(x, w) }},
+		{"input", func() (any, error) { return gi.Do(x, w, dy) }},
+		{"weight", func() (any, error) { return gw.Do(x, w, dy) }},
+	} {
+		b.Run(k.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := k.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+func BenchmarkConvStage1(b *testing.B) { benchConv(b, 16, 32) }
+func BenchmarkConvStage2(b *testing.B) { benchConv(b, 32, 16) }
+func BenchmarkConvStage3(b *testing.B) { benchConv(b, 64, 8) }

@@ -2,21 +2,26 @@ package layers
 
 // Stride-1 "same" convolutions (3x3 with padding 1, the bulk of a ResNet's
 // work) run without im2col. Images are zero-padded into planes of width
-// Wp = W+2p, and a chunk of G images is laid out channel by channel, each
-// channel's G planes one after another. In that layout the input pixels
-// under kernel tap (ki, kj) for every output pixel of the chunk form one
-// contiguous run starting at ki*Wp+kj, so a convolution is kh*kw matrix
-// products with K = Cin, each over all G images at once, accumulated into an
-// output in the same padded layout (its border columns are discarded). The
-// input gradient is the same shape of products over a padded dy with the
-// kernel flipped, and the weight gradient is, per tap, dy times the shifted
-// input transposed: long dot products over the whole chunk. This moves
-// kh*kw times less data than im2col and col2im.
+// Wp = W+2p, and a chunk of images is laid out channel by channel, each
+// channel's planes one after another. In that layout the input pixels under
+// kernel tap (ki, kj) for every output pixel of the chunk form one
+// contiguous run starting at ki*Wp+kj. The padded chunk is copied kw times,
+// shifted by 0..kw-1 columns, so that for each kernel row ki the products
+// over all (channel, kj) are one matrix product with K = kw*Cin over rows
+// ki*Wp apart: kh products per chunk, accumulated into an output in the same
+// padded layout (its border columns are discarded). The input gradient is
+// the same over a shifted, padded dy with the kernel flipped; the weight
+// gradient is, per kernel row, dy times the shifted input transposed: long
+// dot products over the whole chunk. This moves kh times less data than
+// im2col and col2im.
 
-// chunkImages is how many images one product covers: enough to make the
-// products long for small late-stage images, few enough that a worker's
-// buffers stay in L2.
-const chunkImages = 8
+// chunkImages is the most images one product covers: enough to make the
+// products long for small late-stage images. chunkBytes bounds a worker's
+// shifted copies so that they stay in L2.
+const (
+	chunkImages = 8
+	chunkBytes  = 512 << 10
+)
 
 // shifted reports whether the convolution takes the shifted-products path.
 func (g *convGeom) shifted() bool {
@@ -25,26 +30,39 @@ func (g *convGeom) shifted() bool {
 
 // shiftedLayout is the padded geometry of one convolution's chunks.
 type shiftedLayout struct {
-	p, wp    int // padding and padded row width
-	plane    int // (H+2p)*Wp: one padded image plane
-	row      int // one channel of a chunk: chunkImages planes plus a tail for the farthest tap
-	taps, kw int
-	h, w     int
+	p, wp  int // padding and padded row width
+	plane  int // (H+2p)*Wp: one padded image plane
+	chunk  int // images per chunk
+	row    int // one channel of a chunk: chunk planes plus a tail for the farthest tap
+	kh, kw int
+	h, w   int
 }
 
-func layoutOf(g *convGeom, h, w int) shiftedLayout {
+// layoutOf lays out chunks of images with channels input channels.
+func layoutOf(g *convGeom, h, w, channels int) shiftedLayout {
 	p := g.ph
 	wp := w + 2*p
 	plane := (h + 2*p) * wp
-	return shiftedLayout{p: p, wp: wp, plane: plane, row: chunkImages*plane + 2*p*wp + 2*p, taps: g.kh * g.kw, kw: g.kw, h: h, w: w}
+	chunk := max(1, min(chunkImages, chunkBytes/(4*g.kw*channels*plane)))
+	return shiftedLayout{p: p, wp: wp, plane: plane, chunk: chunk, row: chunk*plane + 2*p*wp + 2*p, kh: g.kh, kw: g.kw, h: h, w: w}
 }
 
 // span is the number of positions the products cover for a chunk of n
 // images: up to the last image's last output row.
 func (l *shiftedLayout) span(n int) int { return (n-1)*l.plane + l.h*l.wp }
 
-// tapOffset is where tap t's run starts in a padded plane.
-func (l *shiftedLayout) tapOffset(t int) int { return (t/l.kw)*l.wp + t%l.kw }
+// shift makes the kw column-shifted copies of c padded rows: row (ci, s) of
+// dst is row ci of src moved left by s.
+func (l *shiftedLayout) shift(dst, src []float32, c int) {
+	for ci := 0; ci < c; ci++ {
+		from := src[ci*l.row : (ci+1)*l.row]
+		for s := 0; s < l.kw; s++ {
+			to := dst[(ci*l.kw+s)*l.row : (ci*l.kw+s+1)*l.row]
+			copy(to, from[s:])
+			zero(to[l.row-s:])
+		}
+	}
+}
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
 // planes, zeroing the borders and the rest of each row.
@@ -77,25 +95,39 @@ func (l *shiftedLayout) compact(dst, src []float32, n, c, ld int) {
 	}
 }
 
-// packTaps reorders w (Cout,Cin,kh,kw) into taps matrices (Cout,Cin), tap-major.
-func packTaps(dst, w []float32, cout, cin, taps int) {
+// packRows reorders w (Cout,Cin,kh,kw) into kh matrices (Cout, Cin*kw), one
+// per kernel row, matching the shifted copies' rows (ci, kj).
+func packRows(dst, w []float32, cout, cin, kh, kw int) {
 	for co := 0; co < cout; co++ {
 		for ci := 0; ci < cin; ci++ {
-			for t, v := range w[(co*cin+ci)*taps:][:taps] {
-				dst[(t*cout+co)*cin+ci] = v
+			for ki := 0; ki < kh; ki++ {
+				copy(dst[(ki*cout+co)*cin*kw+ci*kw:][:kw], w[((co*cin+ci)*kh+ki)*kw:][:kw])
 			}
 		}
 	}
 }
 
-// chunks runs fn over the images in chunks of up to chunkImages, split
-// across the workers.
-func chunks(images int, fn func(worker, first, n int)) {
-	count := (images + chunkImages - 1) / chunkImages
+// packRowsFlipped reorders w into kh matrices (Cin, Cout*kw) for the input
+// gradient: matrix r, column (co, s) holds w[co][ci][kh-1-r][kw-1-s].
+func packRowsFlipped(dst, w []float32, cout, cin, kh, kw int) {
+	for co := 0; co < cout; co++ {
+		for ci := 0; ci < cin; ci++ {
+			for ki := 0; ki < kh; ki++ {
+				for kj := 0; kj < kw; kj++ {
+					dst[((kh-1-ki)*cin+ci)*cout*kw+co*kw+kw-1-kj] = w[((co*cin+ci)*kh+ki)*kw+kj]
+				}
+			}
+		}
+	}
+}
+
+// chunks runs fn over the images in chunks, split across the workers.
+func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) {
+	count := (images + l.chunk - 1) / l.chunk
 	parallel(count, func(worker, lo, hi int) {
 		for k := lo; k < hi; k++ {
-			first := k * chunkImages
-			fn(worker, first, min(chunkImages, images-first))
+			first := k * l.chunk
+			fn(worker, first, min(l.chunk, images-first))
 		}
 	})
 }
@@ -105,7 +137,7 @@ func chunks(images int, fn func(worker, first, n int)) {
 const (
 	slotTaps     = 0
 	slotFirst    = 1
-	slotsPerWork = 3
+	slotsPerWork = 4
 )
 
 // workerSlots reserves each worker's buffers of the given sizes before the
@@ -123,90 +155,93 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 }
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
-	l := layoutOf(&op.geom, d.h, d.w)
-	taps := scratch[float32](&op.ws, slotTaps, l.taps*d.co*d.c)
-	packTaps(taps, w, d.co, d.c, l.taps)
-	ld := l.span(chunkImages)
-	workerSlots(&op.ws, d.c*l.row, d.co*ld)
-	chunks(d.n, func(worker, first, n int) {
+	l := layoutOf(&op.geom, d.h, d.w, d.c)
+	k := d.c * l.kw
+	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.co*k)
+	packRows(rows, w, d.co, d.c, l.kh, l.kw)
+	ld := l.span(l.chunk)
+	workerSlots(&op.ws, d.c*l.row, k*l.row, d.co*ld)
+	l.chunks(d.n, func(worker, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.row)
-		runs := workerSlot(&op.ws, worker, 1, d.co*ld)
+		xs := workerSlot(&op.ws, worker, 1, k*l.row)
+		runs := workerSlot(&op.ws, worker, 2, d.co*ld)
 		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
-		for t := 0; t < l.taps; t++ {
-			gemm(false, false, d.co, l.span(n), d.c, taps[t*d.co*d.c:], d.c, xpad[l.tapOffset(t):], l.row, betaFor(t), runs, ld)
+		l.shift(xs, xpad, d.c)
+		for ki := 0; ki < l.kh; ki++ {
+			gemm(false, false, d.co, l.span(n), k, rows[ki*d.co*k:], k, xs[ki*l.wp:], l.row, betaFor(ki), runs, ld)
 		}
 		l.compact(out[first*d.co*d.h*d.w:], runs, n, d.co, ld)
 	})
 }
 
-// betaFor is 0 for the first tap (overwrite) and 1 after (accumulate).
-func betaFor(t int) float32 {
-	if t == 0 {
+// betaFor is 0 for the first product (overwrite) and 1 after (accumulate).
+func betaFor(i int) float32 {
+	if i == 0 {
 		return 0
 	}
 	return 1
 }
 
-// shiftedBackwardInput computes dx: per tap, W_t^T times dy padded and
-// shifted by the flipped tap.
+// shiftedBackwardInput computes dx: per kernel row, the flipped weights
+// times dy padded, shifted and offset by that row.
 func shiftedBackwardInput(op *convGradInput, d convDims, w, dy, dx []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w)
-	taps := scratch[float32](&op.ws, slotTaps, l.taps*d.co*d.c)
-	packTaps(taps, w, d.co, d.c, l.taps)
-	ld := l.span(chunkImages)
-	workerSlots(&op.ws, d.co*l.row, d.c*ld)
-	chunks(d.n, func(worker, first, n int) {
+	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co)
+	k := d.co * l.kw
+	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.c*k)
+	packRowsFlipped(rows, w, d.co, d.c, l.kh, l.kw)
+	ld := l.span(l.chunk)
+	workerSlots(&op.ws, d.co*l.row, k*l.row, d.c*ld)
+	l.chunks(d.n, func(worker, first, n int) {
 		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
-		runs := workerSlot(&op.ws, worker, 1, d.c*ld)
+		dys := workerSlot(&op.ws, worker, 1, k*l.row)
+		runs := workerSlot(&op.ws, worker, 2, d.c*ld)
 		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
-		for t := 0; t < l.taps; t++ {
-			flipped := l.taps - 1 - t
-			gemm(true, false, d.c, l.span(n), d.co, taps[t*d.co*d.c:], d.c, dypad[l.tapOffset(flipped):], l.row, betaFor(t), runs, ld)
+		l.shift(dys, dypad, d.co)
+		for r := 0; r < l.kh; r++ {
+			gemm(false, false, d.c, l.span(n), k, rows[r*d.c*k:], k, dys[r*l.wp:], l.row, betaFor(r), runs, ld)
 		}
 		l.compact(dx[first*d.c*d.h*d.w:], runs, n, d.c, ld)
 	})
 }
 
-// dotWidth rounds the weight gradient's Cin up to a multiple of 6, the
-// width of the GEMM's dot-product kernel, so that no column falls to the
-// slower outer-product path; the extra columns read zero rows.
-func dotWidth(cin int) int { return (cin + 5) / 6 * 6 }
-
-// shiftedBackwardWeight computes dW: per tap, dW_t += dy x (x shifted by
-// the tap)^T over each chunk, summed over chunks, then over workers.
+// shiftedBackwardWeight computes dW: per kernel row ki, dW_ki (Cout, Cin*kw)
+// += dy x (shifted input offset by the row)^T over each chunk, summed over
+// chunks, then over workers. Cin*kw is a multiple of the dot kernel's width
+// 6 for 3x3 kernels, so every column takes the dot-product kernel.
 func shiftedBackwardWeight(op *convGradWeight, d convDims, x, dy, dw []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w)
-	width := dotWidth(d.c)
-	size := l.taps * d.co * width
-	workerSlots(&op.ws, width*l.row, d.co*l.row, size)
+	l := layoutOf(&op.fwd.geom, d.h, d.w, d.c)
+	k := d.c * l.kw
+	size := l.kh * d.co * k
+	workerSlots(&op.ws, d.c*l.row, k*l.row, d.co*l.row, size)
 	for w := 0; w < workers(); w++ {
-		clear(workerSlot(&op.ws, w, 0, width*l.row)[d.c*l.row:]) // the padding rows
-		clear(workerSlot(&op.ws, w, 2, size))
+		clear(workerSlot(&op.ws, w, 3, size))
 	}
-	chunks(d.n, func(worker, first, n int) {
-		xpad := workerSlot(&op.ws, worker, 0, width*l.row)
-		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
-		part := workerSlot(&op.ws, worker, 2, size)
+	l.chunks(d.n, func(worker, first, n int) {
+		xpad := workerSlot(&op.ws, worker, 0, d.c*l.row)
+		xs := workerSlot(&op.ws, worker, 1, k*l.row)
+		dypad := workerSlot(&op.ws, worker, 2, d.co*l.row)
+		part := workerSlot(&op.ws, worker, 3, size)
 		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
+		l.shift(xs, xpad, d.c)
 		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
 		// dy in the chunk layout starts p rows and p columns into its
 		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]
-		for t := 0; t < l.taps; t++ {
-			gemm(false, true, d.co, width, l.span(n), dyRuns, l.row, xpad[l.tapOffset(t):], l.row, 1, part[t*d.co*width:], width)
+		for ki := 0; ki < l.kh; ki++ {
+			gemm(false, true, d.co, k, l.span(n), dyRuns, l.row, xs[ki*l.wp:], l.row, 1, part[ki*d.co*k:], k)
 		}
 	})
-	total := workerSlot(&op.ws, 0, 2, size)
-	for wk := 1; wk < min(workers(), (d.n+chunkImages-1)/chunkImages); wk++ {
-		for j, v := range workerSlot(&op.ws, wk, 2, size) {
+	total := workerSlot(&op.ws, 0, 3, size)
+	for wk := 1; wk < min(workers(), (d.n+l.chunk-1)/l.chunk); wk++ {
+		for j, v := range workerSlot(&op.ws, wk, 3, size) {
 			total[j] += v
 		}
 	}
-	// From tap-major (tap, Cout, width) back to (Cout, Cin, kh, kw).
-	for t := 0; t < l.taps; t++ {
+	// From (ki, Cout, Cin*kw) back to (Cout, Cin, kh, kw).
+	for ki := 0; ki < l.kh; ki++ {
 		for co := 0; co < d.co; co++ {
 			for ci := 0; ci < d.c; ci++ {
-				dw[(co*d.c+ci)*l.taps+t] = total[(t*d.co+co)*width+ci]
+				copy(dw[((co*d.c+ci)*l.kh+ki)*l.kw:][:l.kw], total[(ki*d.co+co)*k+ci*l.kw:][:l.kw])
 			}
 		}
 	}
