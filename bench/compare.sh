@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Times our training steps and inference against PyTorch's on this machine,
-# alternating the two per measurement so that both see the same load, and
-# ends with one line per measurement: "ratio <model> <kind> <ours/pytorch>".
+# alternating the two per measurement, ROUNDS times over, so that both see the
+# same load; each side's figure is the median over rounds of its per-round
+# median step time. It ends with one line per measurement:
+# "ratio <model> <kind> <ours/pytorch>".
 #
 #   bench/compare.sh                       # resnet20 resnet56 training, resnet20 inference
 #   bench/compare.sh resnet20 resnet110    # these models' training steps, resnet20 inference
 #
-# Environment: THREADS (2), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20),
+# Environment: ROUNDS (3), THREADS (2), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20),
 # TORCH_BENCH (../shared/bench/torch_resnet_cifar.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(resnet20 resnet56)
 threads=${THREADS:-2} batch=${BATCH:-128} steps=${STEPS:-10} warmup=${WARMUP:-3}
 infer=${INFER:-resnet20}
+rounds=${ROUNDS:-3}
 torch_bench=${TORCH_BENCH:-../shared/bench/torch_resnet_cifar.py}
 
 if [ ! -f "$torch_bench" ]; then
@@ -45,15 +48,24 @@ measure() { # kind model
   "${theirs[@]}" | grep '^{' | sed 's/^{/{"impl": "pytorch", /' | tee -a "$results"
 }
 
-for m in "${models[@]}"; do measure train "$m"; done
-for m in $(echo "$infer" | tr , ' '); do measure infer "$m"; done
+for round in $(seq "$rounds"); do
+  echo "# round $round of $rounds" >&2
+  for m in "${models[@]}"; do measure train "$m"; done
+  for m in $(echo "$infer" | tr , ' '); do measure infer "$m"; done
+done
 
 /usr/bin/python3 - "$results" <<'PY'
-import json, sys
+import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-by = {}
+runs = {}
 for r in rows:
-    by.setdefault((r["model"], r["kind"]), {})[r["impl"]] = r
+    runs.setdefault((r["model"], r["kind"]), {}).setdefault(r["impl"], []).append(r)
+by = {}
+for key, impls in runs.items():
+    for impl, rs in impls.items():
+        # The round with the median step time stands for the side.
+        rs = sorted(rs, key=lambda r: r["ms_median"])
+        by.setdefault(key, {})[impl] = dict(rs[len(rs) // 2], ms_median=statistics.median(r["ms_median"] for r in rs))
 print()
 print("| model | kind | ours ms | PyTorch ms | ours/PyTorch | ours peak RSS MB | ours alloc/step |")
 print("|---|---|---|---|---|---|---|")
