@@ -58,6 +58,12 @@ type Config struct {
 	Workers       int    `json:"workers"`       // goroutines preparing batches
 	Analyze       bool   `json:"analyze"`       // layer responses at the end, gradient norms in the metrics
 	Data          string `json:"data"`          // the data path used (informational)
+	// InitFrom is a weights file (safetensors, torchvision names) to start
+	// from instead of a fresh initialization; a classifier of another shape
+	// is skipped (fine-tuning to another class count). InitNonStrict loads
+	// what matches and skips the rest.
+	InitFrom      string `json:"init_from,omitempty"`
+	InitNonStrict bool   `json:"init_non_strict,omitempty"`
 }
 
 // Paper returns the paper's recipe for model: batch 128, LR 0.1 divided by

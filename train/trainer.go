@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
+	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -27,6 +28,7 @@ const (
 	CheckpointFile = "checkpoint.safetensors" // the latest checkpoint
 	CurvesFile     = "curves.png"             // loss and error against iterations
 	ResultFile     = "result.json"            // Result, written when the run finishes
+	WeightsFile    = "weights.safetensors"    // the final weights with their normalization, for -eval and -predict
 	StatsFile      = "stats.json"             // the normalization statistics (cifar10.Stats), for inference
 	AnalysisFile   = "analysis.json"          // Analysis, with Config.Analyze
 	ResponsesFile  = "responses.png"          // layer response std, with Config.Analyze
@@ -155,6 +157,15 @@ func New(cfg Config, ds *cifar10.Dataset, dir string, out Output) (*Trainer, err
 	t, err := newTrainer(cfg, ds, dir, out)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.InitFrom != "" {
+		r, err := weights.InitFrom(cfg.InitFrom, t.model, weights.LoadOptions{NonStrict: cfg.InitNonStrict})
+		if err != nil {
+			return nil, errors.WithMessage(err, "-init-from")
+		}
+		if len(r.Skipped) > 0 && out.W != nil {
+			fmt.Fprintf(out.W, "-init-from %s: kept the fresh %s\n", cfg.InitFrom, strings.Join(r.Skipped, ", "))
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, errors.Wrap(err, "run directory")
@@ -601,11 +612,36 @@ func (t *Trainer) finish() (*Result, error) {
 	if math.IsInf(r.BestTestErr, 1) {
 		r.BestTestErr = r.FinalTestErr
 	}
+	if err := weights.Save(filepath.Join(t.dir, WeightsFile), t.model, t.weightsMetadata()); err != nil {
+		return nil, err
+	}
 	b, _ := json.MarshalIndent(r, "", "  ")
 	if err := writeFileAtomic(filepath.Join(t.dir, ResultFile), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// weightsMetadata records the input normalization with the final weights,
+// so that prediction preprocesses as training did. Per-pixel mean
+// subtraction is recorded as its per-channel average with std 1, what
+// predict's per-channel preprocessing can express.
+func (t *Trainer) weightsMetadata() map[string]string {
+	mean, std := make([]float64, 3), []float64{1, 1, 1}
+	per := len(t.stats.Mean) / 3
+	for c := range mean {
+		for _, v := range t.stats.Mean[c*per : (c+1)*per] {
+			mean[c] += float64(v) / float64(per)
+		}
+		if len(t.stats.Std) == 3 {
+			std[c] = float64(t.stats.Std[c])
+		}
+	}
+	return map[string]string{
+		weights.KeyNormalizeMean: weights.FormatFloats(mean),
+		weights.KeyNormalizeStd:  weights.FormatFloats(std),
+		"normalization":          t.cfg.Normalization,
+	}
 }
 
 // writeFileAtomic writes data to path through a synced temporary file and a rename.

@@ -82,6 +82,9 @@ type flags struct {
 	resume, sweep  string
 	milestones     string
 	epochs         int
+	weights        string
+	eval, predict  bool
+	json, strict   bool
 }
 
 func newFlags(stderr io.Writer) *flags {
@@ -118,6 +121,12 @@ func newFlags(stderr io.Writer) *flags {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines preparing batches")
 	fs.StringVar(&f.sweep, "sweep", "", "run a sweep `PRESET`: "+strings.Join(train.Presets(), ", "))
 	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", false, "start every residual block as the identity (last BN gamma 0)")
+	fs.StringVar(&c.InitFrom, "init-from", "", "start training from the weights in `FILE` (safetensors, torchvision names; a classifier of another shape is re-initialized)")
+	fs.StringVar(&f.weights, "weights", "", "weights `FILE` for -eval and -predict (safetensors, torchvision names)")
+	fs.BoolVar(&f.eval, "eval", false, "report the test loss and error of -weights, then exit")
+	fs.BoolVar(&f.predict, "predict", false, "classify the PNG or JPEG files named after the flags with -weights: top-5 classes")
+	fs.BoolVar(&f.json, "json", false, "with -predict: one JSON object per image")
+	fs.BoolVar(&f.strict, "strict", true, "with -weights or -init-from: fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
 	fs.BoolVar(&c.Analyze, "analyze", false, "log per-stage gradient norms; at the end, the std of every 3x3 layer's response (Figure 7)")
 	return f
 }
@@ -185,6 +194,10 @@ func (f *flags) apply(c *train.Config, set map[string]bool) {
 			c.ZeroInitResidual = cf.ZeroInitResidual
 		case "analyze":
 			c.Analyze = cf.Analyze
+		case "init-from":
+			c.InitFrom = cf.InitFrom
+		case "strict":
+			c.InitNonStrict = !f.strict
 		}
 	}
 	c.Model = model
@@ -206,12 +219,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 }
 
 func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal bool) error {
+	set := f.set()
+	if f.predict {
+		if f.weights == "" {
+			return usageError{errors.New("-predict needs -weights FILE")}
+		}
+		return classify(f, set, f.fs.Args(), stdout)
+	}
 	if f.fs.NArg() > 0 {
 		return usageError{errors.Errorf("unexpected arguments %q", f.fs.Args())}
 	}
-	set := f.set()
 	if set["summary"] || set["dot"] {
 		return inspect(f, stdout)
+	}
+	if f.eval {
+		if f.weights == "" {
+			return usageError{errors.New("-eval needs -weights FILE")}
+		}
+		return evaluate(ctx, f, set, stdout, stderr)
+	}
+	if set["weights"] || set["json"] {
+		return usageError{errors.New("-weights and -json go with -eval or -predict")}
 	}
 	ms, err := train.ParseMilestones(f.milestones)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +138,70 @@ func TestSummaryUnchanged(t *testing.T) {
 	}
 	if !strings.HasSuffix(out.String(), "params: 853018 macs: 125485696\n") {
 		t.Fatalf("summary ends with %q", out.String()[max(0, out.Len()-60):])
+	}
+}
+
+// TestWeightsFlags: a run leaves weights.safetensors, which -eval scores,
+// -predict classifies images with, and -init-from starts a new run from.
+func TestWeightsFlags(t *testing.T) {
+	data := archive(t)
+	dir := t.TempDir()
+	run1 := filepath.Join(dir, "run1")
+	var out, errb bytes.Buffer
+	small := []string{"-data", data, "-train-limit", "256", "-iters", "2", "-batch", "32", "-eval-limit", "64", "-eval-batch", "64"}
+	if err := run(context.Background(), append([]string{"-model", "resnet20", "-out", run1}, small...), &out, &errb, false); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	w := filepath.Join(run1, train.WeightsFile)
+	out.Reset()
+	if err := run(context.Background(), []string{"-eval", "-weights", w, "-data", data, "-eval-limit", "64"}, &out, &errb, false); err != nil {
+		t.Fatalf("-eval: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "resnet20 on 64 test images") || !strings.Contains(out.String(), "test error") {
+		t.Errorf("-eval printed %q", out.String())
+	}
+
+	img := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	png1 := filepath.Join(dir, "a.png")
+	var pb bytes.Buffer
+	if err := png.Encode(&pb, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(png1, pb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-weights", w, "-predict", "-json", png1}, &out, &errb, false); err != nil {
+		t.Fatalf("-predict: %v\n%s", err, errb.String())
+	}
+	var res struct {
+		Image string
+		Top5  []struct {
+			Class int
+			Name  string
+			Prob  float64
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Image != png1 || len(res.Top5) != 5 || res.Top5[0].Prob < res.Top5[4].Prob {
+		t.Errorf("-predict -json printed %q (%v)", out.String(), err)
+	}
+
+	run2 := filepath.Join(dir, "run2")
+	if err := run(context.Background(), append([]string{"-model", "resnet20", "-init-from", w, "-out", run2}, small...), &out, &errb, false); err != nil {
+		t.Fatalf("-init-from: %v\n%s", err, errb.String())
+	}
+	for _, c := range []struct{ args, want string }{
+		{"-predict -weights " + w, "-predict"},
+		{"-eval", "-eval needs -weights"},
+		{"-weights " + w, "-weights"},
+		{"-model resnet56 -eval -weights " + w, "resnet20 weights"},
+	} {
+		err := run(context.Background(), strings.Fields(c.args), &out, &errb, false)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error naming %s", c.args, err, c.want)
+		}
 	}
 }
