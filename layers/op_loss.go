@@ -100,7 +100,7 @@ func (op *crossEntropyGrad) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	scale, err := scalarOf(in[2])
+	scale, err := ScalarValue(in[2])
 	if err != nil {
 		return nil, errors.Wrap(err, op.name)
 	}
@@ -121,8 +121,8 @@ func (op *crossEntropyGrad) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// scalarOf reads a scalar Value of any float type.
-func scalarOf(v G.Value) (float64, error) {
+// ScalarValue reads a float scalar Value (a loss), whatever its float type.
+func ScalarValue(v G.Value) (float64, error) {
 	switch s := v.(type) {
 	case *G.F32:
 		return float64(*s), nil

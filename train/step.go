@@ -97,7 +97,7 @@ func (s *Step) Run(images []float32, labels []int) (loss float64, wrong int, err
 	if err != nil {
 		return 0, 0, err
 	}
-	if loss, err = scalar(s.lossV); err != nil {
+	if loss, err = layers.ScalarValue(s.lossV); err != nil {
 		return 0, 0, err
 	}
 	logits, err := s.logitsView.of(s.logitsV)

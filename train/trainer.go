@@ -406,27 +406,16 @@ func stageNorms(names []string, grads [][]float32, out map[string]float64) {
 	}
 }
 
-func scalar(v G.Value) (float64, error) {
-	switch s := v.(type) {
-	case *G.F32:
-		return float64(*s), nil
-	case *G.F64:
-		return float64(*s), nil
-	case *tensor.Dense:
-		switch d := s.Data().(type) {
-		case float32:
-			return float64(d), nil
-		case []float32:
-			return float64(d[0]), nil
-		}
-	}
-	return 0, errors.Errorf("loss value %T, want a float32 scalar", v)
-}
-
 // Evaluate returns the mean loss and the error rate of the model, batch norm
 // in evaluation mode, on the evaluation set.
 func (t *Trainer) Evaluate() (loss, errRate float64, err error) {
-	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: t.inf.Batch(), Workers: t.cfg.Workers})
+	return Evaluate(t.inf, t.eval, t.stats, t.cfg.Workers)
+}
+
+// Evaluate returns the mean cross-entropy and the error rate of an
+// inference graph on every image of set, normalized with stats.
+func Evaluate(inf *models.Inference, set *cifar10.Set, stats cifar10.Stats, workers int) (loss, errRate float64, err error) {
+	it, err := cifar10.NewEvalIterator(set, stats, cifar10.EvalOptions{BatchSize: inf.Batch(), Workers: workers})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -434,19 +423,18 @@ func (t *Trainer) Evaluate() (loss, errRate float64, err error) {
 	var total float64
 	var wrong int
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		copy(t.inf.Input(), b.Images[:cap(b.Images)])
-		labels, n := b.Labels, b.Size
-		logits, err := t.inf.Run()
+		copy(inf.Input(), b.Images[:cap(b.Images)])
+		logits, err := inf.Run()
 		if err != nil {
 			b.Release()
 			return 0, 0, errors.Wrap(err, "evaluation")
 		}
-		l, w := lossAndErrors(logits, labels, n, t.inf.Classes())
+		l, w := lossAndErrors(logits, b.Labels, b.Size, inf.Classes())
 		b.Release()
 		total += l
 		wrong += w
 	}
-	n := float64(t.eval.Len())
+	n := float64(set.Len())
 	return total / n, float64(wrong) / n, nil
 }
 

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/predict"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
 )
@@ -78,42 +78,11 @@ func evaluate(ctx context.Context, f *flags, set map[string]bool, stdout, stderr
 		return err
 	}
 	defer inf.Close()
-	it, err := cifar10.NewEvalIterator(test, stats, cifar10.EvalOptions{BatchSize: inf.Batch()})
+	loss, errRate, err := train.Evaluate(inf, test, stats, 0)
 	if err != nil {
 		return err
 	}
-	defer it.Close()
-	var loss float64
-	var wrong int
-	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		copy(inf.Input(), b.Images[:cap(b.Images)])
-		logits, err := inf.Run()
-		if err != nil {
-			b.Release()
-			return err
-		}
-		k := inf.Classes()
-		for i := 0; i < b.Size; i++ {
-			z := logits[i*k : (i+1)*k]
-			top, arg := math.Inf(-1), 0
-			for j, v := range z {
-				if float64(v) > top {
-					top, arg = float64(v), j
-				}
-			}
-			var s float64
-			for _, v := range z {
-				s += math.Exp(float64(v) - top)
-			}
-			loss += top + math.Log(s) - float64(z[b.Labels[i]])
-			if arg != b.Labels[i] {
-				wrong++
-			}
-		}
-		b.Release()
-	}
-	n := float64(test.Len())
-	fmt.Fprintf(stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), norm, loss/n, 100*float64(wrong)/n)
+	fmt.Fprintf(stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), norm, loss, 100*errRate)
 	return nil
 }
 
