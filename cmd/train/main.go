@@ -83,6 +83,7 @@ type flags struct {
 	milestones     string
 	epochs         int
 	weights        string
+	compare        string
 	eval, predict  bool
 	json, strict   bool
 }
@@ -125,6 +126,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.StringVar(&f.weights, "weights", "", "weights `FILE` for -eval and -predict (safetensors, torchvision names)")
 	fs.BoolVar(&f.eval, "eval", false, "report the test loss and error of -weights, then exit")
 	fs.BoolVar(&f.predict, "predict", false, "classify the PNG or JPEG files named after the flags with -weights: top-5 classes")
+	fs.StringVar(&f.compare, "compare", "", "`OURS,THEIRS`: draw two finished sweeps of the same models side by side (this trainer's and the PyTorch twin's, scripts/twin) into OURS/comparison.png and comparison.md, then exit")
 	fs.BoolVar(&f.json, "json", false, "with -predict: one JSON object per image")
 	fs.BoolVar(&f.strict, "strict", true, "with -weights or -init-from: fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
 	fs.BoolVar(&c.Analyze, "analyze", false, "log per-stage gradient norms; at the end, the std of every 3x3 layer's response (Figure 7)")
@@ -231,6 +233,17 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 	}
 	if set["summary"] || set["dot"] {
 		return inspect(f, stdout)
+	}
+	if f.compare != "" {
+		dirs := strings.Split(f.compare, ",")
+		if len(dirs) != 2 {
+			return usageError{errors.Errorf("-compare %q: want two sweep directories, OURS,THEIRS", f.compare)}
+		}
+		if err := train.CompareSweeps(dirs[0], dirs[1], "PyTorch"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(dirs[0], train.CompareFigFile), filepath.Join(dirs[0], train.CompareMDFile))
+		return nil
 	}
 	if f.eval {
 		if f.weights == "" {

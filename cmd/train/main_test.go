@@ -97,6 +97,14 @@ func TestTinySweep(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, train.SummaryMDFile))
 	t.Logf("%s", md)
+	// A sweep compared with itself: one panel per model, equal columns.
+	if err := run(context.Background(), []string{"-compare", dir + "," + dir}, &out, &errb, false); err != nil {
+		t.Fatal(err)
+	}
+	cmp, err := os.ReadFile(filepath.Join(dir, train.CompareMDFile))
+	if err != nil || !exists(filepath.Join(dir, train.CompareFigFile)) || strings.Count(string(cmp), "| plain20 |")+strings.Count(string(cmp), "| resnet56 |") != 2 {
+		t.Fatalf("comparison: %v\n%s", err, cmp)
+	}
 	// Rerunning the finished sweep with -resume only redraws the summary;
 	// starting it again into the same directory is refused.
 	if err := run(context.Background(), []string{"-resume", dir, "-data", data}, &out, &errb, false); err != nil {
