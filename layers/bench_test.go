@@ -37,8 +37,8 @@ func benchConv(b *testing.B, c, hw int) {
 	w := gradcheck.RandTensor(rng, tensor.Float32, c, c, 3, 3)
 	dy := gradcheck.RandTensor(rng, tensor.Float32, 32, c, hw, hw)
 	op := newConvOp(stage1)
-	gi := &convGradInput{fwd: op}
-	gw := &convGradWeight{fwd: op}
+	gi := &convGrad{fwd: op, want: wantInput}
+	gw := &convGrad{fwd: op, want: wantWeight}
 	flops := float64(2 * 32 * c * c * 9 * hw * hw)
 	for _, k := range []struct {
 		name string

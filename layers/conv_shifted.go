@@ -184,7 +184,7 @@ func betaFor(i int) float32 {
 
 // shiftedBackwardInput computes dx: per kernel row, the flipped weights
 // times dy padded, shifted and offset by that row.
-func shiftedBackwardInput(op *convGradInput, d convDims, w, dy, dx []float32) {
+func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co)
 	k := d.co * l.kw
 	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.c*k)
@@ -208,7 +208,7 @@ func shiftedBackwardInput(op *convGradInput, d convDims, w, dy, dx []float32) {
 // += dy x (shifted input offset by the row)^T over each chunk, summed over
 // chunks, then over workers. Cin*kw is a multiple of the dot kernel's width
 // 6 for 3x3 kernels, so every column takes the dot-product kernel.
-func shiftedBackwardWeight(op *convGradWeight, d convDims, x, dy, dw []float32) {
+func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, d.c)
 	k := d.c * l.kw
 	size := l.kh * d.co * k

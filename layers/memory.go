@@ -12,8 +12,7 @@ type plannable interface {
 }
 
 func (o *convOp) workspaceOf() *workspace            { return &o.ws }
-func (o *convGradInput) workspaceOf() *workspace     { return &o.ws }
-func (o *convGradWeight) workspaceOf() *workspace    { return &o.ws }
+func (o *convGrad) workspaceOf() *workspace          { return &o.ws }
 func (o *batchNormOp) workspaceOf() *workspace       { return &o.ws }
 func (o *bnGradSums) workspaceOf() *workspace        { return &o.ws }
 func (o *bnGradInput) workspaceOf() *workspace       { return &o.ws }

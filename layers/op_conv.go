@@ -77,11 +77,11 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func (op *convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&convGradInput{opBase: newOpBase(op.name + "GradInput"), fwd: op}, in[0], in[1], grad)
+	dx, err := G.ApplyOp(&convGrad{opBase: newOpBase(op.name + "GradInput"), fwd: op, want: wantInput}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&convGradWeight{opBase: newOpBase(op.name + "GradWeight"), fwd: op}, in[0], in[1], grad)
+	dw, err := G.ApplyOp(&convGrad{opBase: newOpBase(op.name + "GradWeight"), fwd: op, want: wantWeight}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -133,38 +133,51 @@ func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense) {
 	})
 }
 
-// convGradInput is dL/dx = col2im(W^T x dy), per image.
-type convGradInput struct {
+// Which gradient a convGrad computes: its input's index.
+const (
+	wantInput  = 0
+	wantWeight = 1
+)
+
+// convGrad is one of a convolution's gradients: dL/dx = col2im(W^T x dy)
+// per image, or dL/dW = the sum over images of dy x im2col(x)^T.
+type convGrad struct {
 	opBase
-	fwd *convOp
-	ws  workspace
+	fwd  *convOp
+	want int
+	ws   workspace
 }
 
-func (op *convGradInput) Arity() int    { return 3 } // x, w, dy
-func (op *convGradInput) Type() hm.Type { return fnType(4, 4, 4, 4) }
-func (op *convGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op *convGrad) Arity() int    { return 3 } // x, w, dy
+func (op *convGrad) Type() hm.Type { return fnType(4, 4, 4, 4) }
+func (op *convGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapes(op.name, in, 4, 4, 4)
 	if err != nil {
 		return nil, err
 	}
-	return s[0].Clone(), nil
+	return s[op.want].Clone(), nil
 }
 
-func (op *convGradInput) Do(in ...G.Value) (G.Value, error) {
+func (op *convGrad) Do(in ...G.Value) (G.Value, error) {
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
 	}
-	out := op.ws.output(0, dt, ts[0].Shape())
-	if dt == tensor.Float32 {
+	out := op.ws.output(0, dt, ts[op.want].Shape())
+	switch {
+	case op.want == wantInput && dt == tensor.Float32:
 		convBackwardInput[float32](op, ts[0], ts[1], ts[2], out)
-	} else {
+	case op.want == wantInput:
 		convBackwardInput[float64](op, ts[0], ts[1], ts[2], out)
+	case dt == tensor.Float32:
+		convBackwardWeight[float32](op, ts[0], ts[1], ts[2], out)
+	default:
+		convBackwardWeight[float64](op, ts[0], ts[1], ts[2], out)
 	}
 	return out, nil
 }
 
-func convBackwardInput[T float](op *convGradInput, xt, wt, dyt, dxt *tensor.Dense) {
+func convBackwardInput[T float](op *convGrad, xt, wt, dyt, dxt *tensor.Dense) {
 	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
 	w, dy, dx := data[T](wt), data[T](dyt), data[T](dxt)
 	if w32, ok := any(w).([]float32); ok && g.shifted() {
@@ -188,40 +201,9 @@ func convBackwardInput[T float](op *convGradInput, xt, wt, dyt, dxt *tensor.Dens
 	})
 }
 
-// convGradWeight is dL/dW = sum over images of dy x im2col(x)^T.
-type convGradWeight struct {
-	opBase
-	fwd *convOp
-	ws  workspace
-}
-
-func (op *convGradWeight) Arity() int    { return 3 } // x, w, dy
-func (op *convGradWeight) Type() hm.Type { return fnType(4, 4, 4, 4) }
-func (op *convGradWeight) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 4, 4)
-	if err != nil {
-		return nil, err
-	}
-	return s[1].Clone(), nil
-}
-
-func (op *convGradWeight) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	out := op.ws.output(0, dt, ts[1].Shape())
-	if dt == tensor.Float32 {
-		convBackwardWeight[float32](op, ts[0], ts[1], ts[2], out)
-	} else {
-		convBackwardWeight[float64](op, ts[0], ts[1], ts[2], out)
-	}
-	return out, nil
-}
-
-// Scratch slots of convGradWeight: one im2col buffer per worker, then one
+// Scratch slots of the weight gradient: one im2col buffer per worker, then one
 // partial weight gradient per worker.
-func convBackwardWeight[T float](op *convGradWeight, xt, wt, dyt, dwt *tensor.Dense) {
+func convBackwardWeight[T float](op *convGrad, xt, wt, dyt, dwt *tensor.Dense) {
 	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
 	x, dy, dw := data[T](xt), data[T](dyt), data[T](dwt)
 	if x32, ok := any(x).([]float32); ok && g.shifted() {
