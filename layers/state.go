@@ -1,8 +1,6 @@
 package layers
 
 import (
-	"sort"
-
 	"github.com/pkg/errors"
 	"gorgonia.org/tensor"
 )
@@ -86,11 +84,4 @@ func (s *State) add(name string, kind Kind, v *tensor.Dense) (*Entry, error) {
 	s.entries = append(s.entries, e)
 	s.index[name] = e
 	return e, nil
-}
-
-// Sorted returns the names in lexical order, the order safetensors files use.
-func (s *State) Sorted() []string {
-	names := s.Names()
-	sort.Strings(names)
-	return names
 }
