@@ -81,7 +81,7 @@ func trainStep(t *testing.T, name string, plan bool) (float32, []float32, [][]fl
 // TestMemoryPlanChangesNothing: with shared buffers, the loss, logits and
 // every gradient are bitwise those of a graph with a buffer per output.
 func TestMemoryPlanChangesNothing(t *testing.T) {
-	for _, name := range []string{"resnet20", "plain20", "resnet18"} {
+	for _, name := range []string{"resnet20", "plain20", "resnet18", "resnet56"} {
 		l1, z1, g1 := trainStep(t, name, false)
 		l2, z2, g2 := trainStep(t, name, true)
 		if l1 != l2 || !equal(z1, z2) {
