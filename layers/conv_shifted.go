@@ -156,21 +156,38 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
 	l := layoutOf(&op.geom, d.h, d.w, d.c)
-	k := d.c * l.kw
-	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.co*k)
+	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.co*d.c*l.kw)
 	packRows(rows, w, d.co, d.c, l.kh, l.kw)
+	shiftedProducts(&op.ws, &l, d.n, d.c, d.co, rows, x, out)
+}
+
+// shiftedBackwardInput computes dx: per kernel row, the flipped weights
+// times dy padded, shifted and offset by that row.
+func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
+	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co)
+	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.c*d.co*l.kw)
+	packRowsFlipped(rows, w, d.co, d.c, l.kh, l.kw)
+	shiftedProducts(&op.ws, &l, d.n, d.co, d.c, rows, dy, dx)
+}
+
+// shiftedProducts maps images of cin channels (src, NCHW) to images of cout
+// channels (dst): per chunk, pad and shift the inputs, then add up the kh
+// products rows[r] (cout, cin*kw) x (shifted inputs offset by kernel row r).
+func shiftedProducts(ws *workspace, l *shiftedLayout, images, cin, cout int, rows, src, dst []float32) {
+	k := cin * l.kw
 	ld := l.span(l.chunk)
-	workerSlots(&op.ws, d.c*l.row, k*l.row, d.co*ld)
-	l.chunks(d.n, func(worker, first, n int) {
-		xpad := workerSlot(&op.ws, worker, 0, d.c*l.row)
-		xs := workerSlot(&op.ws, worker, 1, k*l.row)
-		runs := workerSlot(&op.ws, worker, 2, d.co*ld)
-		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
-		l.shift(xs, xpad, d.c)
-		for ki := 0; ki < l.kh; ki++ {
-			gemm(false, false, d.co, l.span(n), k, rows[ki*d.co*k:], k, xs[ki*l.wp:], l.row, betaFor(ki), runs, ld)
+	inSize, outSize := cin*l.h*l.w, cout*l.h*l.w
+	workerSlots(ws, cin*l.row, k*l.row, cout*ld)
+	l.chunks(images, func(worker, first, n int) {
+		padded := workerSlot(ws, worker, 0, cin*l.row)
+		shifted := workerSlot(ws, worker, 1, k*l.row)
+		runs := workerSlot(ws, worker, 2, cout*ld)
+		l.pad(padded, src[first*inSize:], n, cin)
+		l.shift(shifted, padded, cin)
+		for r := 0; r < l.kh; r++ {
+			gemm(false, false, cout, l.span(n), k, rows[r*cout*k:], k, shifted[r*l.wp:], l.row, betaFor(r), runs, ld)
 		}
-		l.compact(out[first*d.co*d.h*d.w:], runs, n, d.co, ld)
+		l.compact(dst[first*outSize:], runs, n, cout, ld)
 	})
 }
 
@@ -180,28 +197,6 @@ func betaFor(i int) float32 {
 		return 0
 	}
 	return 1
-}
-
-// shiftedBackwardInput computes dx: per kernel row, the flipped weights
-// times dy padded, shifted and offset by that row.
-func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co)
-	k := d.co * l.kw
-	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.c*k)
-	packRowsFlipped(rows, w, d.co, d.c, l.kh, l.kw)
-	ld := l.span(l.chunk)
-	workerSlots(&op.ws, d.co*l.row, k*l.row, d.c*ld)
-	l.chunks(d.n, func(worker, first, n int) {
-		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
-		dys := workerSlot(&op.ws, worker, 1, k*l.row)
-		runs := workerSlot(&op.ws, worker, 2, d.c*ld)
-		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
-		l.shift(dys, dypad, d.co)
-		for r := 0; r < l.kh; r++ {
-			gemm(false, false, d.c, l.span(n), k, rows[r*d.c*k:], k, dys[r*l.wp:], l.row, betaFor(r), runs, ld)
-		}
-		l.compact(dx[first*d.c*d.h*d.w:], runs, n, d.c, ld)
-	})
 }
 
 // shiftedBackwardWeight computes dW: per kernel row ki, dW_ki (Cout, Cin*kw)
