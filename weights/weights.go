@@ -225,19 +225,7 @@ func (e *MismatchError) Error() string {
 // changes nothing; with opts.NonStrict it loads what fits and reports the
 // rest. Files from torchvision's state_dict() load as they are.
 func Load(path string, m *models.Model, opts LoadOptions) (*Report, error) {
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		return nil, errors.WithMessage(err, "weights")
-	}
-	r, err := LoadState(m.State(), f, opts)
-	if me, ok := err.(*MismatchError); ok {
-		me.Source, me.Model = path, m.Name()
-		return nil, me
-	}
-	if err != nil {
-		return nil, errors.WithMessagef(err, "weights: load %s into %s", path, m.Name())
-	}
-	return r, nil
+	return load(path, m, opts, false)
 }
 
 // InitFrom loads path into m to start training from it: like Load, but
@@ -245,11 +233,17 @@ func Load(path string, m *models.Model, opts LoadOptions) (*Report, error) {
 // of classes) the "fc." tensors are skipped, so m keeps its freshly
 // initialized classifier. Report.Skipped says whether that happened.
 func InitFrom(path string, m *models.Model, opts LoadOptions) (*Report, error) {
+	return load(path, m, opts, true)
+}
+
+// load reads path and loads it into m; with fineTune, a classifier of
+// another shape than m's is skipped.
+func load(path string, m *models.Model, opts LoadOptions, fineTune bool) (*Report, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, errors.WithMessage(err, "weights")
 	}
-	if e, ok := m.State().Get("fc.weight"); ok {
+	if e, ok := m.State().Get("fc.weight"); ok && fineTune {
 		if t, ok := f.Get("fc.weight"); ok && !slices.Equal(t.Shape, []int(e.Value.Shape())) {
 			opts.SkipPrefixes = append(append([]string(nil), opts.SkipPrefixes...), "fc.")
 		}
