@@ -3,8 +3,10 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -13,74 +15,261 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// Files CompareSweeps writes into the first sweep's directory.
+// Files CompareSweeps writes into its output directory.
 const (
-	CompareFigFile = "comparison.png" // one panel per model, both implementations
-	CompareMDFile  = "comparison.md"  // final numbers side by side
+	CompareFigFile  = "comparison.png"  // one panel per model, both implementations
+	CompareMDFile   = "comparison.md"   // final errors side by side, mean and spread over seeds
+	CompareJSONFile = "comparison.json" // the same numbers, []ModelComparison
 )
 
-// CompareSweeps puts two sweeps of the same models side by side, this
-// trainer's (ours) and another implementation's with the same files (the
-// PyTorch twin, scripts/twin): a figure with one panel per model, error
-// against iterations, ours solid and theirs dashed (thin training error,
-// bold test error), and a table of final and best errors. It writes
-// CompareFigFile and CompareMDFile into ours.
-func CompareSweeps(ours, theirs, theirName string) error {
-	var rs, ts []Result
-	for _, c := range []struct {
-		dir string
-		dst *[]Result
-	}{{ours, &rs}, {theirs, &ts}} {
-		b, err := os.ReadFile(filepath.Join(c.dir, SummaryJSONFile))
+// Spread summarizes one final error over seeds: the mean, the sample
+// standard deviation (0 for one seed) and the range.
+type Spread struct {
+	Seeds    int       `json:"seeds"`
+	Mean     float64   `json:"mean"`
+	SD       float64   `json:"sd"`
+	Min, Max float64   `json:"-"`
+	Values   []float64 `json:"values"` // one per seed, in the order of the sweeps given
+}
+
+// NewSpread summarizes values.
+func NewSpread(values []float64) Spread {
+	s := Spread{Seeds: len(values), Values: values, Min: math.Inf(1), Max: math.Inf(-1)}
+	for _, v := range values {
+		s.Mean += v / float64(len(values))
+		s.Min, s.Max = math.Min(s.Min, v), math.Max(s.Max, v)
+	}
+	if len(values) > 1 {
+		for _, v := range values {
+			s.SD += (v - s.Mean) * (v - s.Mean)
+		}
+		s.SD = math.Sqrt(s.SD / float64(len(values)-1))
+	}
+	return s
+}
+
+// Range is Max-Min, the seed-to-seed spread (0 for one seed).
+func (s Spread) Range() float64 { return s.Max - s.Min }
+
+// ModelComparison is one model's final errors in both implementations.
+type ModelComparison struct {
+	Model       string `json:"model"`
+	Iters       int    `json:"iters"`
+	OursTrain   Spread `json:"ours_train_err"`
+	OursTest    Spread `json:"ours_test_err"`
+	TheirsTrain Spread `json:"theirs_train_err"`
+	TheirsTest  Spread `json:"theirs_test_err"`
+}
+
+// Agrees reports whether the two implementations' mean final errors (train
+// and test) differ by no more than the seed spread of either: the larger of
+// the two ranges. With one seed a side there is no spread to agree within.
+func (c ModelComparison) Agrees() bool {
+	agree := func(a, b Spread) bool {
+		return math.Abs(a.Mean-b.Mean) <= math.Max(a.Range(), b.Range())
+	}
+	return agree(c.OursTrain, c.TheirsTrain) && agree(c.OursTest, c.TheirsTest)
+}
+
+// sweepSeeds is one implementation's runs of a sweep, one finished sweep
+// directory per seed.
+type sweepSeeds struct {
+	dirs    []string
+	results [][]Result // [seed][model]
+}
+
+func readSweeps(dirs []string) (*sweepSeeds, error) {
+	s := &sweepSeeds{dirs: dirs}
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, SummaryJSONFile))
 		if err != nil {
-			return errors.Wrapf(err, "compare: %s is not a finished sweep", c.dir)
+			return nil, errors.Wrapf(err, "compare: %s is not a finished sweep", d)
 		}
-		if err := json.Unmarshal(b, c.dst); err != nil {
-			return errors.Wrapf(err, "compare: %s", filepath.Join(c.dir, SummaryJSONFile))
+		var rs []Result
+		if err := json.Unmarshal(b, &rs); err != nil {
+			return nil, errors.Wrapf(err, "compare: %s", filepath.Join(d, SummaryJSONFile))
+		}
+		s.results = append(s.results, rs)
+	}
+	return s, nil
+}
+
+// model gathers one model's results over the seeds; every seed must have
+// run it for the same number of iterations.
+func (s *sweepSeeds) model(name string, iters int) (train, test Spread, err error) {
+	var tr, te []float64
+	for i, rs := range s.results {
+		found := false
+		for _, r := range rs {
+			if r.Model != name {
+				continue
+			}
+			if r.Iters != iters {
+				return train, test, errors.Errorf("compare: %s ran %s for %d iterations, want %d as in the others", s.dirs[i], name, r.Iters, iters)
+			}
+			tr, te, found = append(tr, r.FinalTrainErr), append(te, r.FinalTestErr), true
+		}
+		if !found {
+			return train, test, errors.Errorf("compare: %s has no %s run", s.dirs[i], name)
 		}
 	}
-	theirsBy := map[string]Result{}
-	for _, r := range ts {
-		theirsBy[r.Model] = r
+	return NewSpread(tr), NewSpread(te), nil
+}
+
+// meanCurve averages one value of a model's metrics over the seeds, at the
+// iterations every seed logged it.
+func (s *sweepSeeds) meanCurve(name string, value func(Point) *float64) (plotter.XYs, []plotter.XYs, error) {
+	sum, count := map[int]float64{}, map[int]int{}
+	var each []plotter.XYs
+	for _, d := range s.dirs {
+		pts, err := ReadMetrics(filepath.Join(d, name, MetricsFile))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range pts {
+			if v := value(p); v != nil {
+				sum[p.Iter] += *v
+				count[p.Iter]++
+			}
+		}
+		each = append(each, series(pts, value, 100))
 	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "# This trainer against %s\n\nErrors in %%, final (best) over the run.\n\n", theirName)
-	fmt.Fprintf(&md, "| model | iterations | train err, ours | train err, %[1]s | test err, ours | test err, %[1]s |\n|---|---:|---:|---:|---:|---:|\n", theirName)
+	var mean plotter.XYs
+	for it, n := range count {
+		if n == len(s.dirs) {
+			mean = append(mean, plotter.XY{X: float64(it), Y: 100 * sum[it] / float64(n)})
+		}
+	}
+	sort.Slice(mean, func(i, j int) bool { return mean[i].X < mean[j].X })
+	return mean, each, nil
+}
+
+// CompareSweeps puts two implementations' runs of the same sweep side by
+// side: this trainer's (ours) and another's with the same files (the
+// PyTorch twin, scripts/twin), each given as one finished sweep directory
+// per seed. It writes into out a figure with one panel per model (error
+// against iterations averaged over seeds, ours solid and theirs dashed, thin
+// training error, bold test error, each seed's test error faint) and a
+// table and JSON of the final errors: mean, standard deviation and range
+// over seeds, and whether the implementations agree within that spread.
+// It returns the comparisons in the order of ours' first sweep.
+func CompareSweeps(out string, ours, theirs []string, theirName string) ([]ModelComparison, error) {
+	if len(ours) == 0 || len(theirs) == 0 {
+		return nil, errors.New("compare: want at least one sweep of each implementation")
+	}
+	o, err := readSweeps(ours)
+	if err != nil {
+		return nil, err
+	}
+	t, err := readSweeps(theirs)
+	if err != nil {
+		return nil, err
+	}
+	var cs []ModelComparison
 	var panels []*plot.Plot
-	for _, r := range rs {
-		t, ok := theirsBy[r.Model]
-		if !ok {
-			return errors.Errorf("compare: %s has no %s run", theirs, r.Model)
+	for _, r := range o.results[0] {
+		c := ModelComparison{Model: r.Model, Iters: r.Iters}
+		if c.OursTrain, c.OursTest, err = o.model(r.Model, r.Iters); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(&md, "| %s | %d | %.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) |\n", r.Model, r.Iters,
-			100*r.FinalTrainErr, 100*r.BestTrainErr, 100*t.FinalTrainErr, 100*t.BestTrainErr,
-			100*r.FinalTestErr, 100*r.BestTestErr, 100*t.FinalTestErr, 100*t.BestTestErr)
-		p := plot.New()
-		p.Title.Text = r.Model
-		p.X.Label.Text, p.Y.Label.Text = "iterations", "error (%)"
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		p.Y.Min = 0
-		for i, side := range []struct {
-			dir, name string
-			dashed    bool
-		}{{ours, "ours", false}, {theirs, theirName, true}} {
-			pts, err := ReadMetrics(filepath.Join(side.dir, r.Model, MetricsFile))
-			if err != nil {
-				return err
-			}
-			c := palette[(2*i+1)%len(palette)]
-			if err := addLine(p, series(pts, trainErr, 100), c, vg.Points(0.8), side.dashed, ""); err != nil {
-				return err
-			}
-			if err := addLine(p, series(pts, testErr, 100), c, vg.Points(2.2), side.dashed, side.name+" (test)"); err != nil {
-				return err
-			}
+		if c.TheirsTrain, c.TheirsTest, err = t.model(r.Model, r.Iters); err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+		p, err := comparePanel(r.Model, []*sweepSeeds{o, t}, []string{"ours", theirName})
+		if err != nil {
+			return nil, err
 		}
 		panels = append(panels, p)
 	}
-	if err := savePanels(filepath.Join(ours, CompareFigFile), panels, vg.Length(len(panels))*4*vg.Inch, 4*vg.Inch); err != nil {
-		return err
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, errors.Wrap(err, "compare")
 	}
-	return writeFileAtomic(filepath.Join(ours, CompareMDFile), []byte(md.String()))
+	if err := savePanels(filepath.Join(out, CompareFigFile), panels, vg.Length(len(panels))*4*vg.Inch, 4*vg.Inch); err != nil {
+		return nil, err
+	}
+	b, _ := json.MarshalIndent(cs, "", "  ")
+	if err := writeFileAtomic(filepath.Join(out, CompareJSONFile), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	md := compareMarkdown(out, cs, o, t, theirName)
+	return cs, writeFileAtomic(filepath.Join(out, CompareMDFile), []byte(md))
+}
+
+// comparePanel draws one model's curves for each implementation.
+func comparePanel(model string, sides []*sweepSeeds, names []string) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = model
+	p.X.Label.Text, p.Y.Label.Text = "iterations", "error (%)"
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Y.Min = 0
+	for i, s := range sides {
+		c := palette[(2*i+1)%len(palette)]
+		dashed := i > 0
+		trainMean, _, err := s.meanCurve(model, trainErr)
+		if err != nil {
+			return nil, err
+		}
+		testMean, testEach, err := s.meanCurve(model, testErr)
+		if err != nil {
+			return nil, err
+		}
+		if len(s.dirs) > 1 {
+			for _, xy := range testEach {
+				if err := addLine(p, xy, c, vg.Points(0.4), dashed, ""); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := addLine(p, trainMean, c, vg.Points(0.8), dashed, ""); err != nil {
+			return nil, err
+		}
+		name := names[i] + " (test)"
+		if len(s.dirs) > 1 {
+			name = fmt.Sprintf("%s (test, mean of %d seeds)", names[i], len(s.dirs))
+		}
+		if err := addLine(p, testMean, c, vg.Points(2.2), dashed, name); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, theirName string) string {
+	pct := func(s Spread) string {
+		if s.Seeds == 1 {
+			return fmt.Sprintf("%.2f", 100*s.Mean)
+		}
+		return fmt.Sprintf("%.2f ± %.2f [%.2f, %.2f]", 100*s.Mean, 100*s.SD, 100*s.Min, 100*s.Max)
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# This trainer against %s\n\n", theirName)
+	fmt.Fprintf(&md, "Final errors in %%, over %d seed(s) of ours and %d of %s: mean ± sample standard deviation [min, max]. ", len(o.dirs), len(t.dirs), theirName)
+	md.WriteString("\"Agree\" means the means differ by no more than the larger seed range, for both training and test error.\n\n")
+	fmt.Fprintf(&md, "| model | iterations | train err, ours | train err, %[1]s | test err, ours | test err, %[1]s | agree |\n|---|---:|---:|---:|---:|---:|---|\n", theirName)
+	for _, c := range cs {
+		agree := "n/a (one seed)"
+		if c.OursTrain.Seeds > 1 || c.TheirsTrain.Seeds > 1 {
+			agree = map[bool]string{true: "yes", false: "no"}[c.Agrees()]
+		}
+		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s |\n", c.Model, c.Iters,
+			pct(c.OursTrain), pct(c.TheirsTrain), pct(c.OursTest), pct(c.TheirsTest), agree)
+	}
+	md.WriteString("\nEvery seed (final train / test error, %):\n\n| model | side | sweep | train err | test err |\n|---|---|---|---:|---:|\n")
+	for _, c := range cs {
+		for _, side := range []struct {
+			name        string
+			s           *sweepSeeds
+			train, test Spread
+		}{{"ours", o, c.OursTrain, c.OursTest}, {theirName, t, c.TheirsTrain, c.TheirsTest}} {
+			for i, d := range side.s.dirs {
+				if rel, err := filepath.Rel(out, d); err == nil {
+					d = rel
+				}
+				fmt.Fprintf(&md, "| %s | %s | %s | %.2f | %.2f |\n", c.Model, side.name, d, 100*side.train.Values[i], 100*side.test.Values[i])
+			}
+		}
+	}
+	return md.String()
 }

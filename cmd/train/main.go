@@ -126,7 +126,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.StringVar(&f.weights, "weights", "", "weights `FILE` for -eval and -predict (safetensors, torchvision names)")
 	fs.BoolVar(&f.eval, "eval", false, "report the test loss and error of -weights, then exit")
 	fs.BoolVar(&f.predict, "predict", false, "classify the PNG or JPEG files named after the flags with -weights: top-5 classes")
-	fs.StringVar(&f.compare, "compare", "", "`OURS,THEIRS`: draw two finished sweeps of the same models side by side (this trainer's and the PyTorch twin's, scripts/twin) into OURS/comparison.png and comparison.md, then exit")
+	fs.StringVar(&f.compare, "compare", "", "`OURS,THEIRS`: put finished sweeps of the same models side by side, this trainer's and the PyTorch twin's (scripts/twin); each side a directory or a glob of one directory per seed (results/x/ours/seed*); writes comparison.png, .md and .json into -out (default OURS when it is one directory), then exit")
 	fs.BoolVar(&f.json, "json", false, "with -predict: one JSON object per image")
 	fs.BoolVar(&f.strict, "strict", true, "with -weights or -init-from: fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
 	fs.BoolVar(&c.Analyze, "analyze", false, "log per-stage gradient norms; at the end, the std of every 3x3 layer's response (Figure 7)")
@@ -235,15 +235,7 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		return inspect(f, stdout)
 	}
 	if f.compare != "" {
-		dirs := strings.Split(f.compare, ",")
-		if len(dirs) != 2 {
-			return usageError{errors.Errorf("-compare %q: want two sweep directories, OURS,THEIRS", f.compare)}
-		}
-		if err := train.CompareSweeps(dirs[0], dirs[1], "PyTorch"); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(dirs[0], train.CompareFigFile), filepath.Join(dirs[0], train.CompareMDFile))
-		return nil
+		return compare(f.compare, f.out, stdout)
 	}
 	if f.eval {
 		if f.weights == "" {
@@ -437,5 +429,37 @@ func inspect(f *flags, stdout io.Writer) error {
 	if f.summary {
 		return m.Summary(stdout)
 	}
+	return nil
+}
+
+// compare runs -compare OURS,THEIRS (see the flag).
+func compare(arg, out string, stdout io.Writer) error {
+	sides := strings.Split(arg, ",")
+	if len(sides) != 2 {
+		return usageError{errors.Errorf("-compare %q: want two sweep directories or globs, OURS,THEIRS", arg)}
+	}
+	var dirs [2][]string
+	for i, pattern := range sides {
+		m, err := filepath.Glob(pattern)
+		if err != nil || len(m) == 0 {
+			return usageError{errors.Errorf("-compare %q: %s matches no directory", arg, pattern)}
+		}
+		dirs[i] = m
+	}
+	if out == "" {
+		if len(dirs[0]) != 1 {
+			return usageError{errors.Errorf("-compare %q: %d sweeps of ours; say where to write with -out", arg, len(dirs[0]))}
+		}
+		out = dirs[0][0]
+	}
+	cs, err := train.CompareSweeps(out, dirs[0], dirs[1], "PyTorch")
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		fmt.Fprintf(stdout, "%s: train err %.2f%% (ours, %d seeds) vs %.2f%% (PyTorch, %d); test err %.2f%% vs %.2f%%\n", c.Model,
+			100*c.OursTrain.Mean, c.OursTrain.Seeds, 100*c.TheirsTrain.Mean, c.TheirsTrain.Seeds, 100*c.OursTest.Mean, 100*c.TheirsTest.Mean)
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", filepath.Join(out, train.CompareFigFile), filepath.Join(out, train.CompareMDFile), filepath.Join(out, train.CompareJSONFile))
 	return nil
 }

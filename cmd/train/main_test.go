@@ -127,6 +127,9 @@ func TestBadFlags(t *testing.T) {
 		{"-batch 0", "-batch"},
 		{"-iters 5 -epochs 2", "-epochs"},
 		{"-resume x -lr 0.2", "-lr"},
+		{"-compare a,b,c", "-compare"},
+		{"-compare /nonexistent/ours*,/nonexistent/theirs", "matches no directory"},
+		{"-compare /,/ -compare /*,/", "-out"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), strings.Fields(c.args), &out, &errb, false)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs one seed of the fig6-quick reproduction (results/README.md): this
+# trainer's sweep, then the PyTorch twin's on the same batches, each in a
+# scratch directory, and copies into results/fig6-quick/{ours,pytorch}/seedN
+# every file the results keep (not the checkpoints or weights). Then it
+# redraws the comparison over every seed present.
+#
+#   bash scripts/fig6-quick.sh SEED [SCRATCH]
+#
+# SCRATCH (default a new temporary directory) keeps the full run
+# directories; CIFAR10 (default ../shared/cifar10/cifar-10-binary.tar.gz)
+# is the archive. One seed takes about 2.5 hours on the 2-core machine.
+set -euo pipefail
+
+seed=${1:?usage: bash scripts/fig6-quick.sh SEED [SCRATCH]}
+[[ $seed =~ ^[1-9][0-9]*$ ]] || { echo "fig6-quick.sh: seed $seed: want a positive integer" >&2; exit 2; }
+repo=$(cd "$(dirname "$0")/.." && pwd)
+data=${CIFAR10:-$repo/../shared/cifar10/cifar-10-binary.tar.gz}
+[[ -e $data ]] || { echo "fig6-quick.sh: $data: no CIFAR-10 archive (set CIFAR10)" >&2; exit 2; }
+scratch=${2:-$(mktemp -d)}
+results=$repo/results/fig6-quick
+for side in ours pytorch; do
+  [[ ! -e $results/$side/seed$seed ]] || { echo "fig6-quick.sh: $results/$side/seed$seed exists" >&2; exit 2; }
+done
+
+cd "$repo"
+go build -o "$scratch/train" ./cmd/train
+"$scratch/train" -sweep fig6-quick -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
+/usr/bin/python3 scripts/twin/train_twin.py --sweep fig6-quick --seed "$seed" --data-rng go \
+  --data "$data" --out "$scratch/torch-s$seed"
+
+# keep copies the sweep-level and per-run files the results keep.
+keep() {
+  local from=$1 to=$2
+  mkdir -p "$to"
+  for f in sweep.json summary.json summary.md fig6.png fig7.png; do
+    [[ ! -e $from/$f ]] || cp "$from/$f" "$to/"
+  done
+  for run in "$from"/*/; do
+    local m
+    m=$(basename "$run")
+    mkdir -p "$to/$m"
+    for f in config.json metrics.jsonl result.json analysis.json; do
+      [[ ! -e $run/$f ]] || cp "$run/$f" "$to/$m/"
+    done
+  done
+}
+keep "$scratch/ours-s$seed" "$results/ours/seed$seed"
+keep "$scratch/torch-s$seed" "$results/pytorch/seed$seed"
+"$scratch/train" -compare "$results/ours/seed*,$results/pytorch/seed*" -out "$results"
