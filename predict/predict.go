@@ -11,9 +11,10 @@
 // slightly (a pixel value or two) when the image is much larger than 256.
 //
 // CIFAR models take 32x32 images as they are (other sizes are an error that
-// names the file), normalized with the statistics of their training data:
-// the weights' metadata keys normalize_mean and normalize_std
-// (weights.KeyNormalizeMean, comma-separated R,G,B floats) when present,
+// names the file), normalized with the statistics of their training data,
+// from the weights' metadata when present: the mean image
+// (weights.KeyNormalizePixelMean) of per-pixel mean subtraction, or the
+// per-channel mean and std (weights.KeyNormalizeMean, KeyNormalizeStd);
 // else CIFAR-10's mean 0.4914,0.4822,0.4465 and std 0.2470,0.2435,0.2616.
 //
 // Top5 runs a model in evaluation mode on an inference graph (no gradients)
@@ -71,6 +72,10 @@ type Config struct {
 	// Mean and Std normalize each channel of the [0,1]-scaled image:
 	// (v - Mean[c]) / Std[c], channels R, G, B.
 	Mean, Std [3]float64
+	// PixelMean, when non-nil, is a mean image (3 x H x W values, CHW) that
+	// replaces Mean: (v - PixelMean[c,y,x]) / Std[c]. Images must then have
+	// its size.
+	PixelMean []float64
 	// Classes names the model's outputs; missing names are "".
 	Classes []string
 }
@@ -111,18 +116,19 @@ func ConfigFor(m *models.Model, metadata map[string]string) (Config, error) {
 		key string
 		dst *[3]float64
 	}{{weights.KeyNormalizeMean, &cfg.Mean}, {weights.KeyNormalizeStd, &cfg.Std}} {
-		s, ok := metadata[kv.key]
-		if !ok {
-			continue
+		if v, err := metadataFloats(metadata, kv.key, 3, "R,G,B"); err != nil {
+			return Config{}, err
+		} else if v != nil {
+			copy(kv.dst[:], v)
 		}
-		v, err := weights.ParseFloats(s)
-		if err == nil && len(v) != 3 {
-			err = errors.Errorf("%d values, want 3 (R,G,B)", len(v))
-		}
+	}
+	if m.CIFAR() {
+		v, err := metadataFloats(metadata, weights.KeyNormalizePixelMean, 3*cfg.Size*cfg.Size,
+			fmt.Sprintf("a 3x%dx%d mean image", cfg.Size, cfg.Size))
 		if err != nil {
-			return Config{}, errors.Wrapf(err, "predict: metadata %s %q", kv.key, s)
+			return Config{}, err
 		}
-		copy(kv.dst[:], v)
+		cfg.PixelMean = v
 	}
 	for c, s := range cfg.Std {
 		if !(s > 0) {
@@ -223,12 +229,34 @@ func cropOffset(n, k int) int {
 	return int(math.RoundToEven(float64(n-k) / 2))
 }
 
+// metadataFloats parses metadata[key], which must hold n floats (what
+// names them); a missing key gives nil.
+func metadataFloats(metadata map[string]string, key string, n int, what string) ([]float64, error) {
+	s, ok := metadata[key]
+	if !ok {
+		return nil, nil
+	}
+	v, err := weights.ParseFloats(s)
+	if err == nil && len(v) != n {
+		err = errors.Errorf("%d values, want %d (%s)", len(v), n, what)
+	}
+	if err != nil {
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		return nil, errors.Wrapf(err, "predict: metadata %s %q", key, s)
+	}
+	return v, nil
+}
+
 // maxSide is the largest width or height Preprocess accepts.
 const maxSide = 1 << 15
 
 // Preprocess returns img as the model input cfg describes: a CHW float32
-// slice of 3 x H x W values, (pixel/255 - Mean[c]) / Std[c]. It fails when
-// cfg.Size is set and the image (after Resize and Crop) has another size.
+// slice of 3 x H x W values, (pixel/255 - Mean[c]) / Std[c], or with
+// PixelMean[c,y,x] in place of Mean[c] when set. It fails when cfg.Size is
+// set and the image (after Resize and Crop) has another size, or when it
+// has another size than PixelMean.
 func Preprocess(img image.Image, cfg Config) ([]float32, error) {
 	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > maxSide || b.Dy() > maxSide {
 		return nil, errors.Errorf("image is %dx%d, want sides of 1 to %d pixels", b.Dx(), b.Dy(), maxSide)
@@ -246,6 +274,9 @@ func Preprocess(img image.Image, cfg Config) ([]float32, error) {
 	if cfg.Size > 0 && (w != cfg.Size || h != cfg.Size) {
 		return nil, errors.Errorf("image is %dx%d, the model takes %dx%d images", w, h, cfg.Size, cfg.Size)
 	}
+	if cfg.PixelMean != nil && len(cfg.PixelMean) != 3*w*h {
+		return nil, errors.Errorf("image is %dx%d, the mean image has %d values, want 3x%dx%d", w, h, len(cfg.PixelMean), w, h)
+	}
 	out := make([]float32, 3*w*h)
 	for c := 0; c < 3; c++ {
 		for y := 0; y < h; y++ {
@@ -254,7 +285,12 @@ func Preprocess(img image.Image, cfg Config) ([]float32, error) {
 				if sy, sx := y+offY, x+offX; sy >= 0 && sy < px.h && sx >= 0 && sx < px.w {
 					v = float64(px.pix[(sy*px.w+sx)*3+c]) / 255
 				}
-				out[(c*h+y)*w+x] = float32((v - cfg.Mean[c]) / cfg.Std[c])
+				i := (c*h+y)*w + x
+				mean := cfg.Mean[c]
+				if cfg.PixelMean != nil {
+					mean = cfg.PixelMean[i]
+				}
+				out[i] = float32((v - mean) / cfg.Std[c])
 			}
 		}
 	}

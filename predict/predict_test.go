@@ -145,6 +145,52 @@ func TestPreprocessGeometry(t *testing.T) {
 	}
 }
 
+// TestPixelMean: a mean image in the weights' metadata is subtracted pixel
+// by pixel, and one of the wrong size is refused with the key named.
+func TestPixelMean(t *testing.T) {
+	m, err := models.New("resnet20", models.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean := make([]float32, 3*32*32)
+	for i := range mean {
+		mean[i] = float32(i%97) / 200
+	}
+	cfg, err := ConfigFor(m, map[string]string{
+		weights.KeyNormalizeMean:      "0.4,0.4,0.4",
+		weights.KeyNormalizeStd:       "1,1,1",
+		weights.KeyNormalizePixelMean: weights.FormatFloats(mean),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := pattern(32, 32)
+	got, err := Preprocess(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := 0; c < 3; c++ {
+		for y := 0; y < 32; y++ {
+			for x := 0; x < 32; x++ {
+				r, g, b, _ := img.At(x, y).RGBA()
+				v := float64([]uint32{r, g, b}[c]>>8) / 255
+				i := (c*32+y)*32 + x
+				if want := float32(v - float64(mean[i])); math.Abs(float64(got[i]-want)) > 1e-6 {
+					t.Fatalf("input[%d,%d,%d] = %v, want %v", c, y, x, got[i], want)
+				}
+			}
+		}
+	}
+	_, err = ConfigFor(m, map[string]string{weights.KeyNormalizePixelMean: weights.FormatFloats(mean[:3*16*16])})
+	if err == nil || !strings.Contains(err.Error(), weights.KeyNormalizePixelMean) || !strings.Contains(err.Error(), "768 values, want 3072") {
+		t.Errorf("a 16x16 mean image: %v", err)
+	}
+	cfg.PixelMean = cfg.PixelMean[:3*16*16]
+	if _, err := Preprocess(img, cfg); err == nil || !strings.Contains(err.Error(), "mean image") {
+		t.Errorf("Preprocess with a 16x16 mean image: %v", err)
+	}
+}
+
 func TestTop5CIFAR(t *testing.T) {
 	dir := t.TempDir()
 	m, err := models.New("resnet20", models.Options{Seed: 1})

@@ -611,9 +611,9 @@ func (t *Trainer) finish() (*Result, error) {
 }
 
 // weightsMetadata records the input normalization with the final weights,
-// so that prediction preprocesses as training did. Per-pixel mean
-// subtraction is recorded as its per-channel average with std 1, what
-// predict's per-channel preprocessing can express.
+// so that prediction preprocesses as training did: per-channel mean and std
+// and, for per-pixel mean subtraction, the mean image itself (the
+// per-channel keys then hold its channel averages and std 1).
 func (t *Trainer) weightsMetadata() map[string]string {
 	mean, std := make([]float64, 3), []float64{1, 1, 1}
 	per := len(t.stats.Mean) / 3
@@ -625,11 +625,15 @@ func (t *Trainer) weightsMetadata() map[string]string {
 			std[c] = float64(t.stats.Std[c])
 		}
 	}
-	return map[string]string{
+	md := map[string]string{
 		weights.KeyNormalizeMean: weights.FormatFloats(mean),
 		weights.KeyNormalizeStd:  weights.FormatFloats(std),
 		"normalization":          t.cfg.Normalization,
 	}
+	if per > 1 {
+		md[weights.KeyNormalizePixelMean] = weights.FormatFloats(t.stats.Mean)
+	}
+	return md
 }
 
 // writeFileAtomic writes data to path through a synced temporary file and a rename.

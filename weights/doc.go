@@ -11,7 +11,7 @@
 //
 // Save writes a model atomically with metadata (KeyModel, KeyNumClasses,
 // ... and the caller's keys, such as the input normalization
-// KeyNormalizeMean and KeyNormalizeStd); Load reads a file into a model in
+// KeyNormalizeMean, KeyNormalizeStd, KeyNormalizePixelMean); Load reads a file into a model in
 // place, strictly by default, listing every missing, unexpected, misshapen
 // or wrongly typed tensor when the file does not fit; InitFrom is the
 // fine-tuning load that skips a classifier of another width; LoadModel

@@ -42,6 +42,12 @@ const (
 	// KeyNormalizeStd is the per-channel standard deviation inputs were
 	// divided by, in the same form: "0.2470,0.2435,0.2616".
 	KeyNormalizeStd = "normalize_std"
+	// KeyNormalizePixelMean is, for per-pixel-mean normalization (He et
+	// al.'s CIFAR preprocessing), the mean image subtracted from inputs
+	// scaled to [0,1]: C x H x W values in CHW order, in the same form. When
+	// present it replaces KeyNormalizeMean, which then holds its per-channel
+	// average for readers that know only that key.
+	KeyNormalizePixelMean = "normalize_pixel_mean"
 )
 
 // ModelMetadata returns the metadata Save records for m: format, model,
@@ -493,21 +499,26 @@ func ReadMetadata(path string) (map[string]string, error) {
 // around the numbers are allowed.
 func ParseFloats(s string) ([]float64, error) {
 	var out []float64
-	for _, f := range strings.Split(s, ",") {
+	for i, f := range strings.Split(s, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil {
-			return nil, errors.Errorf("bad float list %q: %q is not a number", s, f)
+			return nil, errors.Errorf("bad float list: item %d, %q, is not a number", i+1, f)
 		}
 		out = append(out, v)
 	}
 	return out, nil
 }
 
-// FormatFloats is the inverse of ParseFloats: "0.4914,0.4822,0.4465".
-func FormatFloats(v []float64) string {
+// FormatFloats is the inverse of ParseFloats: "0.4914,0.4822,0.4465",
+// each value the shortest decimal that reads back exactly in its type.
+func FormatFloats[T float32 | float64](v []T) string {
+	bits := 64
+	if _, ok := any(v).([]float32); ok {
+		bits = 32
+	}
 	s := make([]string, len(v))
 	for i, x := range v {
-		s[i] = strconv.FormatFloat(x, 'g', -1, 64)
+		s[i] = strconv.FormatFloat(float64(x), 'g', -1, bits)
 	}
 	return strings.Join(s, ",")
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorgonia-zoo/resnet/train"
+	"github.com/gorgonia-zoo/resnet/weights"
 )
 
 // archive returns the real CIFAR-10 archive of the project's machines when
@@ -164,6 +165,25 @@ func TestWeightsFlags(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
 	w := filepath.Join(run1, train.WeightsFile)
+	// The weights carry the exact mean image training subtracted.
+	md, err := weights.ReadMetadata(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct{ Mean []float32 }
+	b, _ := os.ReadFile(filepath.Join(run1, train.StatsFile))
+	if err := json.Unmarshal(b, &stats); err != nil || len(stats.Mean) != 3*32*32 {
+		t.Fatalf("stats.json: %v, %d mean values", err, len(stats.Mean))
+	}
+	pixelMean, err := weights.ParseFloats(md[weights.KeyNormalizePixelMean])
+	if err != nil || len(pixelMean) != len(stats.Mean) {
+		t.Fatalf("%s: %v, %d values", weights.KeyNormalizePixelMean, err, len(pixelMean))
+	}
+	for i, v := range pixelMean {
+		if float32(v) != stats.Mean[i] {
+			t.Fatalf("mean image value %d: %v in the weights, %v in stats.json", i, v, stats.Mean[i])
+		}
+	}
 	out.Reset()
 	if err := run(context.Background(), []string{"-eval", "-weights", w, "-data", data, "-eval-limit", "64"}, &out, &errb, false); err != nil {
 		t.Fatalf("-eval: %v\n%s", err, errb.String())
