@@ -569,14 +569,19 @@ def run(cfg, ds, out_dir, data_rng, log):
 
 def weights_metadata(cfg, stats):
     """Trainer.weightsMetadata: the normalization as per-channel mean and std (a per-pixel
-    mean image is recorded as its channel averages with std 1), plus the keys of
-    weights.Save, so the Go command's -eval/-predict -weights can read the file."""
+    mean image is recorded as its channel averages with std 1, and whole, CHW, under
+    normalize_pixel_mean), plus the keys of weights.Save, so the Go command's
+    -eval/-predict -weights can read the file."""
     m = stats['mean'].double()
     mean = m.view(C, -1).mean(1).tolist() if m.numel() == IMAGE else m.tolist()
     std = stats['std'].double().tolist() if 'std' in stats else [1.0, 1.0, 1.0]
     fmt = lambda v: ','.join('%d' % x if x == int(x) else repr(x) for x in v)  # noqa: E731
-    return {'dtype': 'float32', 'format': 'pt', 'model': cfg['model'], 'normalization': cfg['normalization'],
-            'normalize_mean': fmt(mean), 'normalize_std': fmt(std), 'num_classes': '10', 'shortcut': 'A'}
+    md = {'dtype': 'float32', 'format': 'pt', 'model': cfg['model'], 'normalization': cfg['normalization'],
+          'normalize_mean': fmt(mean), 'normalize_std': fmt(std), 'num_classes': '10', 'shortcut': 'A'}
+    if m.numel() == IMAGE:
+        # '%.9g' reads back as the same float32.
+        md['normalize_pixel_mean'] = ','.join('%.9g' % x for x in stats['mean'].flatten().tolist())
+    return md
 
 
 def write_safetensors(path, state, metadata):
