@@ -28,7 +28,8 @@ type Spread struct {
 	Seeds    int       `json:"seeds"`
 	Mean     float64   `json:"mean"`
 	SD       float64   `json:"sd"`
-	Min, Max float64   `json:"-"`
+	Min      float64   `json:"min"`
+	Max      float64   `json:"max"`
 	Values   []float64 `json:"values"` // one per seed, in the order of the sweeps given
 }
 
