@@ -25,12 +25,12 @@ const (
 // Spread summarizes one final error over seeds: the mean, the sample
 // standard deviation (0 for one seed) and the range.
 type Spread struct {
-	Seeds    int       `json:"seeds"`
-	Mean     float64   `json:"mean"`
-	SD       float64   `json:"sd"`
-	Min      float64   `json:"min"`
-	Max      float64   `json:"max"`
-	Values   []float64 `json:"values"` // one per seed, in the order of the sweeps given
+	Seeds  int       `json:"seeds"`
+	Mean   float64   `json:"mean"`
+	SD     float64   `json:"sd"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Values []float64 `json:"values"` // one per seed, in the order of the sweeps given
 }
 
 // NewSpread summarizes values.
