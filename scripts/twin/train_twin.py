@@ -445,7 +445,9 @@ def evaluate(model, ev, norm, eval_batch):
     return total / n, wrong / n
 
 
-def run(cfg, ds, out_dir, data_rng, log):
+def run(cfg, ds, out_dir, data_rng, log, save_init=None):
+    """Trains one model into out_dir; save_init, when given, is a file to write the
+    freshly initialized weights to (Go's cmd/train -init-from reads it)."""
     validate(cfg)
     refuse_nonempty(out_dir, 'run')
     train_set, eval_set, eval_name = ds
@@ -461,6 +463,8 @@ def run(cfg, ds, out_dir, data_rng, log):
     torch.manual_seed(cfg['seed'])
     model = build(cfg['model'], cfg['zero_init_residual'])
     model.train()
+    if save_init:
+        write_safetensors(save_init, model.state_dict(), weights_metadata(cfg, stats))
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=cfg['lr'], momentum=cfg['momentum'],
                           weight_decay=cfg['weight_decay'])  # every parameter, BN and bias included
@@ -663,6 +667,9 @@ def main(argv=None):
                     help='train on 45k images, evaluate on the held-out 5k (the Go trainer\'s split)')
     ap.add_argument('--zero-init-residual', '-zero-init-residual', action='store_true', default=None,
                     help='start every residual block as the identity (last BN gamma 0)')
+    ap.add_argument('--save-init', '-save-init', metavar='FILE',
+                    help='write the initialized weights, before any step, to FILE (safetensors) so that '
+                    'cmd/train -init-from FILE starts from the same weights (one run, not a sweep)')
     ap.add_argument('--threads', '-threads', type=int, default=2, help='torch.set_num_threads (default 2)')
     ap.add_argument('--data-rng', '-data-rng', choices=('torch', 'go'), default='torch',
                     help='shuffle/crop/flip stream: torch (a torch.Generator seeded with --seed, default) or go '
@@ -689,6 +696,8 @@ def main(argv=None):
     stamp = time.strftime('%Y%m%d-%H%M%S')
     log = lambda s: print(s, flush=True)  # noqa: E731
     if a.sweep:
+        if a.save_init:
+            raise SystemExit('--save-init and --sweep: one run only')
         if a.model:
             raise SystemExit('--model and --sweep: a sweep chooses its models')
         runs = [apply(c) for c in preset(a.sweep)]
@@ -710,7 +719,7 @@ def main(argv=None):
     d = a.out or os.path.join('runs', 'twin-%s-%s' % (cfg['model'], stamp))
     refuse_nonempty(d, 'run')
     ds = load_cifar10(a.data)
-    r = run(cfg, (ds[0], ds[1], 'test'), d, a.data_rng, log)
+    r = run(cfg, (ds[0], ds[1], 'test'), d, a.data_rng, log, a.save_init)
     log('%s %d params train err %.2f%% %s err %.2f%% (best %.2f%%) in %s' % (
         r['model'], r['params'], 100 * r['final_train_err'], r['eval_set'], 100 * r['final_test_err'],
         100 * r['best_test_err'], d))
