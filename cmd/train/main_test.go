@@ -103,7 +103,7 @@ func TestTinySweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmp, err := os.ReadFile(filepath.Join(dir, train.CompareMDFile))
-	if err != nil || !exists(filepath.Join(dir, train.CompareFigFile)) || strings.Count(string(cmp), "| plain20 |")+strings.Count(string(cmp), "| resnet56 |") != 2 {
+	if err != nil || !exists(filepath.Join(dir, train.CompareFigFile)) || strings.Count(string(cmp), "| plain20 | 8 |")+strings.Count(string(cmp), "| resnet56 | 8 |") != 2 {
 		t.Fatalf("comparison: %v\n%s", err, cmp)
 	}
 	// Rerunning the finished sweep with -resume only redraws the summary;
