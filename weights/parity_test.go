@@ -289,6 +289,17 @@ var (
 	tol32 = tolerances{logits: 1e-4, loss: 1e-5, grad: 1e-3}
 )
 
+// TestParityPlain20: the plain nets use the fused BN+ReLU at the end of
+// every block, where the ResNets add the shortcut first.
+func TestParityPlain20(t *testing.T) {
+	t.Run("float64", func(t *testing.T) {
+		runParity(t, "plain20", zooNet(t, "plain20", tensor.Float64), tensor.Float64, tol64)
+	})
+	t.Run("float32", func(t *testing.T) {
+		runParity(t, "plain20", zooNet(t, "plain20", tensor.Float32), tensor.Float32, tol32)
+	})
+}
+
 func TestParityResNet20(t *testing.T) {
 	t.Run("float64", func(t *testing.T) {
 		runParity(t, "resnet20", zooNet(t, "resnet20", tensor.Float64), tensor.Float64, tol64)
