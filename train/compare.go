@@ -117,32 +117,39 @@ func (s *sweepSeeds) model(name string, iters int) (train, test Spread, err erro
 	return NewSpread(tr), NewSpread(te), nil
 }
 
-// meanCurve averages one value of a model's metrics over the seeds, at the
-// iterations every seed logged it.
-func (s *sweepSeeds) meanCurve(name string, value func(Point) *float64) (plotter.XYs, []plotter.XYs, error) {
-	sum, count := map[int]float64{}, map[int]int{}
-	var each []plotter.XYs
+// metrics reads one model's metrics.jsonl from every seed's sweep.
+func (s *sweepSeeds) metrics(name string) ([][]Point, error) {
+	var runs [][]Point
 	for _, d := range s.dirs {
 		pts, err := ReadMetrics(filepath.Join(d, name, MetricsFile))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+		runs = append(runs, pts)
+	}
+	return runs, nil
+}
+
+// meanCurve averages one value over the runs (in %), at the iterations
+// every run logged it.
+func meanCurve(runs [][]Point, value func(Point) *float64) plotter.XYs {
+	sum, count := map[int]float64{}, map[int]int{}
+	for _, pts := range runs {
 		for _, p := range pts {
 			if v := value(p); v != nil {
 				sum[p.Iter] += *v
 				count[p.Iter]++
 			}
 		}
-		each = append(each, series(pts, value, 100))
 	}
 	var mean plotter.XYs
 	for it, n := range count {
-		if n == len(s.dirs) {
+		if n == len(runs) {
 			mean = append(mean, plotter.XY{X: float64(it), Y: 100 * sum[it] / float64(n)})
 		}
 	}
 	sort.Slice(mean, func(i, j int) bool { return mean[i].X < mean[j].X })
-	return mean, each, nil
+	return mean
 }
 
 // CompareSweeps puts two implementations' runs of the same sweep side by
@@ -199,30 +206,22 @@ func CompareSweeps(out string, ours, theirs []string, theirName string) ([]Model
 
 // comparePanel draws one model's curves for each implementation.
 func comparePanel(model string, sides []*sweepSeeds, names []string) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = model
-	p.X.Label.Text, p.Y.Label.Text = "iterations", "error (%)"
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Y.Min = 0
+	p := newPanel(model, "iterations", "error (%)")
 	for i, s := range sides {
 		c := palette[(2*i+1)%len(palette)]
 		dashed := i > 0
-		trainMean, _, err := s.meanCurve(model, trainErr)
+		runs, err := s.metrics(model)
 		if err != nil {
 			return nil, err
 		}
-		testMean, testEach, err := s.meanCurve(model, testErr)
-		if err != nil {
-			return nil, err
-		}
-		if len(s.dirs) > 1 {
-			for _, xy := range testEach {
-				if err := addLine(p, xy, c, vg.Points(0.4), dashed, ""); err != nil {
+		if len(runs) > 1 {
+			for _, pts := range runs {
+				if err := addLine(p, series(pts, testErr, 100), c, vg.Points(0.4), dashed, ""); err != nil {
 					return nil, err
 				}
 			}
 		}
+		trainMean, testMean := meanCurve(runs, trainErr), meanCurve(runs, testErr)
 		if err := addLine(p, trainMean, c, vg.Points(0.8), dashed, ""); err != nil {
 			return nil, err
 		}

@@ -86,20 +86,22 @@ func savePanels(path string, plots []*plot.Plot, w, h vg.Length) error {
 	return writeFileAtomic(path, buf.Bytes())
 }
 
+// newPanel is an empty plot with a grid, the legend on top and y from 0.
+func newPanel(title, xLabel, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Y.Min = 0
+	return p
+}
+
 // DrawCurves draws a run's loss (left) and error (right) against
 // iterations: thin dashed training curves, bold evaluation curves.
 func DrawCurves(path, title, evalName string, pts []Point) error {
-	loss := plot.New()
-	loss.Title.Text = title + ": loss"
-	loss.X.Label.Text, loss.Y.Label.Text = "iterations", "cross-entropy"
-	errp := plot.New()
-	errp.Title.Text = title + ": error"
-	errp.X.Label.Text, errp.Y.Label.Text = "iterations", "error (%)"
-	for _, p := range []*plot.Plot{loss, errp} {
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		p.Y.Min = 0
-	}
+	loss := newPanel(title+": loss", "iterations", "cross-entropy")
+	errp := newPanel(title+": error", "iterations", "error (%)")
 	steps := []struct {
 		p      *plot.Plot
 		v      func(Point) *float64
@@ -139,14 +141,7 @@ type RunCurves struct {
 // dashed training error and bold test error, plain nets in the left panel
 // and ResNets in the right one.
 func DrawFig6(path string, runs []RunCurves) error {
-	plain, res := plot.New(), plot.New()
-	plain.Title.Text, res.Title.Text = "plain", "ResNet"
-	for _, p := range []*plot.Plot{plain, res} {
-		p.X.Label.Text, p.Y.Label.Text = "iterations", "error (%)"
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		p.Y.Min = 0
-	}
+	plain, res := newPanel("plain", "iterations", "error (%)"), newPanel("ResNet", "iterations", "error (%)")
 	sorted := append([]RunCurves(nil), runs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return depthOf(sorted[i].Model) < depthOf(sorted[j].Model) })
 	var np, nr int
@@ -172,14 +167,8 @@ func DrawFig6(path string, runs []RunCurves) error {
 // 3x3 layer's response against the layer index (top: in network order,
 // here left; bottom: sorted by magnitude, here right), for several nets.
 func DrawResponses(path string, as []Analysis) error {
-	byIdx, sorted := plot.New(), plot.New()
-	byIdx.Title.Text, sorted.Title.Text = "layer responses (network order)", "layer responses (sorted by magnitude)"
-	for _, p := range []*plot.Plot{byIdx, sorted} {
-		p.X.Label.Text, p.Y.Label.Text = "layer index", "std"
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		p.Y.Min = 0
-	}
+	byIdx := newPanel("layer responses (network order)", "layer index", "std")
+	sorted := newPanel("layer responses (sorted by magnitude)", "layer index", "std")
 	for i, a := range as {
 		c := palette[i%len(palette)]
 		var xy, xs plotter.XYs

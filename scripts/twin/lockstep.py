@@ -85,7 +85,8 @@ def main():
                        for k, v in init.items()})
     m.train()
     F.cross_entropy(m(x.double()), y).backward()
-    ref = {k: p.detach().numpy() - a.lr * (p.grad.numpy() + 1e-4 * p.detach().numpy()) for k, p in m.named_parameters()}
+    wd = T.paper(a.model)['weight_decay']  # the first step's momentum buffer is the gradient itself
+    ref = {k: p.detach().numpy() - a.lr * (p.grad.numpy() + wd * p.detach().numpy()) for k, p in m.named_parameters()}
     o = read_safetensors(os.path.join(work, 'ours1', 'weights.safetensors'))
     t = read_safetensors(os.path.join(work, 'twin1', 'weights.safetensors'))
     for name, w in (('ours', o), ('twin', t)):
