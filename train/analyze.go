@@ -27,6 +27,10 @@ type Analysis struct {
 	Layers  []LayerStd `json:"layers"`
 }
 
+// analyzeBatch is the analysis graph's batch size: small, because the graph
+// keeps every measured convolution's output until the batch is summed.
+const analyzeBatch = 50
+
 // bnTap is one batch norm whose response is measured: its input (the 3x3
 // convolution's output) and its parameters.
 type bnTap struct {
@@ -50,11 +54,12 @@ type bnTap struct {
 func (t *Trainer) Analyze() (*Analysis, error) {
 	g := G.NewGraph()
 	in := t.model.InputShape()
-	xn, x := input(g, "input", t.inf.Batch(), in[0], in[1], in[2])
+	xn, x := input(g, "input", analyzeBatch, in[0], in[1], in[2])
 	if _, err := t.model.Build(g, xn); err != nil {
 		return nil, err
 	}
 	var taps []*bnTap
+	var convs G.Nodes
 	state := t.model.State()
 	for _, n := range g.AllNodes() {
 		if n.Op() == nil || !strings.HasPrefix(n.Op().String(), "BatchNorm") {
@@ -94,12 +99,16 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 		}
 		G.Read(conv, &tap.val)
 		taps = append(taps, tap)
+		convs = append(convs, conv)
+	}
+	if _, err := layers.PlanMemory(g, convs...); err != nil {
+		return nil, err
 	}
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	t.model.SetTraining(false)
 	defer t.model.SetTraining(true)
-	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: t.inf.Batch(), Workers: t.cfg.Workers})
+	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: analyzeBatch, Workers: t.cfg.Workers})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +128,7 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 				return nil, err
 			}
 			c := len(tap.gamma)
-			hw := len(v) / t.inf.Batch() / c
+			hw := len(v) / analyzeBatch / c
 			for ch := 0; ch < c; ch++ {
 				scale := float64(tap.gamma[ch]) / math.Sqrt(float64(tap.vari[ch])+layers.BNEpsilon)
 				shift := float64(tap.beta[ch]) - float64(tap.mean[ch])*scale
