@@ -120,6 +120,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		{"bn+relu eval", image, 0, false, bn(true)},
 		{"relu", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return ReLU(in[0]) }},
 		{"add+relu", [][]int{{11, 5, 9, 9}, {11, 5, 9, 9}}, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return AddReLU(in[0], in[1]) }},
+		{"maxpool3x3/s2", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return MaxPool2d(s, "pool", in[0], 3, 2, 1) }},
 		{"shortcut A", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return ShortcutA(in[0], 9, 2) }},
 		{"pool+linear", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) {
 			p, err := GlobalAvgPool(in[0])

@@ -165,7 +165,11 @@ func MaxPool2d(s *Scope, name string, x *G.Node, k, stride, pad int) (*G.Node, e
 	if err := checkRank(x, 4, s.Name(name)); err != nil {
 		return nil, err
 	}
-	y, err := G.MaxPool2D(x, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride})
+	if k <= 0 || stride <= 0 || pad < 0 || 2*pad > k {
+		return nil, errors.Errorf("%s: max pooling window %d, stride %d, padding %d: want a positive window and stride and padding at most half the window", s.Name(name), k, stride, pad)
+	}
+	op := &maxPoolOp{opBase: newOpBase(fmt.Sprintf("MaxPool%dx%d/s%d", k, k, stride)), poolGeom: poolGeom{k, stride, pad}}
+	y, err := G.ApplyOp(op, x)
 	if err != nil {
 		return nil, errors.Wrap(err, s.Name(name))
 	}

@@ -26,6 +26,8 @@ func (o *globalAvgPoolGrad) workspaceOf() *workspace { return &o.ws }
 func (o *linearOp) workspaceOf() *workspace          { return &o.ws }
 func (o *linearGrad) workspaceOf() *workspace        { return &o.ws }
 func (o *crossEntropyGrad) workspaceOf() *workspace  { return &o.ws }
+func (o *maxPoolOp) workspaceOf() *workspace         { return &o.ws }
+func (o *maxPoolGrad) workspaceOf() *workspace       { return &o.ws }
 
 // MemoryPlan reports what PlanMemory arranged.
 type MemoryPlan struct {
