@@ -132,7 +132,7 @@ func GlobalAvgPool(x *G.Node) (*G.Node, error) {
 	if err := checkRank(x, 4, "GlobalAvgPool"); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(&globalAvgPoolOp{opBase: newOpBase("GlobalAvgPool")}, x)
+	return G.ApplyOp(globalAvgPoolOp(), x)
 }
 
 // Linear maps x (N,in) to x W^T + b with name+".weight" (out,in) and
@@ -168,8 +168,7 @@ func MaxPool2d(s *Scope, name string, x *G.Node, k, stride, pad int) (*G.Node, e
 	if k <= 0 || stride <= 0 || pad < 0 || 2*pad > k {
 		return nil, errors.Errorf("%s: max pooling window %d, stride %d, padding %d: want a positive window and stride and padding at most half the window", s.Name(name), k, stride, pad)
 	}
-	op := &maxPoolOp{opBase: newOpBase(fmt.Sprintf("MaxPool%dx%d/s%d", k, k, stride)), poolGeom: poolGeom{k, stride, pad}}
-	y, err := G.ApplyOp(op, x)
+	y, err := G.ApplyOp(maxPoolOp(poolGeom{k, stride, pad}), x)
 	if err != nil {
 		return nil, errors.Wrap(err, s.Name(name))
 	}
@@ -187,7 +186,7 @@ func ShortcutA(x *G.Node, cout, stride int) (*G.Node, error) {
 	if stride <= 0 {
 		return nil, errors.Errorf("ShortcutA: stride %d, want a positive stride", stride)
 	}
-	return G.ApplyOp(&shortcutAOp{opBase: newOpBase(fmt.Sprintf("ShortcutA%d/s%d", cout, stride)), cout: cout, stride: stride}, x)
+	return G.ApplyOp(shortcutAOp(cout, stride), x)
 }
 
 // ShortcutB is the option-B projection shortcut, torchvision's downsample:

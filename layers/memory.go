@@ -11,23 +11,19 @@ type plannable interface {
 	workspaceOf() *workspace
 }
 
-func (o *convOp) workspaceOf() *workspace            { return &o.ws }
-func (o *convGrad) workspaceOf() *workspace          { return &o.ws }
-func (o *batchNormOp) workspaceOf() *workspace       { return &o.ws }
-func (o *bnGradSums) workspaceOf() *workspace        { return &o.ws }
-func (o *bnGradInput) workspaceOf() *workspace       { return &o.ws }
-func (o *bnGradRow) workspaceOf() *workspace         { return &o.ws }
-func (o *reluOp) workspaceOf() *workspace            { return &o.ws }
-func (o *reluGrad) workspaceOf() *workspace          { return &o.ws }
-func (o *shortcutAOp) workspaceOf() *workspace       { return &o.ws }
-func (o *shortcutAGrad) workspaceOf() *workspace     { return &o.ws }
-func (o *globalAvgPoolOp) workspaceOf() *workspace   { return &o.ws }
-func (o *globalAvgPoolGrad) workspaceOf() *workspace { return &o.ws }
-func (o *linearOp) workspaceOf() *workspace          { return &o.ws }
-func (o *linearGrad) workspaceOf() *workspace        { return &o.ws }
-func (o *crossEntropyGrad) workspaceOf() *workspace  { return &o.ws }
-func (o *maxPoolOp) workspaceOf() *workspace         { return &o.ws }
-func (o *maxPoolGrad) workspaceOf() *workspace       { return &o.ws }
+func (o *convOp) workspaceOf() *workspace           { return &o.ws }
+func (o *convGrad) workspaceOf() *workspace         { return &o.ws }
+func (o *batchNormOp) workspaceOf() *workspace      { return &o.ws }
+func (o *bnGradSums) workspaceOf() *workspace       { return &o.ws }
+func (o *bnGradInput) workspaceOf() *workspace      { return &o.ws }
+func (o *bnGradRow) workspaceOf() *workspace        { return &o.ws }
+func (o *reluOp) workspaceOf() *workspace           { return &o.ws }
+func (o *reluGrad) workspaceOf() *workspace         { return &o.ws }
+func (o *linearOp) workspaceOf() *workspace         { return &o.ws }
+func (o *linearGrad) workspaceOf() *workspace       { return &o.ws }
+func (o *planeOp) workspaceOf() *workspace          { return &o.ws }
+func (o *planeGrad) workspaceOf() *workspace        { return &o.ws }
+func (o *crossEntropyGrad) workspaceOf() *workspace { return &o.ws }
 
 // MemoryPlan reports what PlanMemory arranged.
 type MemoryPlan struct {

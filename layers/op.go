@@ -93,3 +93,73 @@ func dense(op string, vs []G.Value) ([]*tensor.Dense, tensor.Dtype, error) {
 
 // data returns a tensor's backing slice as []T.
 func data[T float](t *tensor.Dense) []T { return t.Data().([]T) }
+
+// planeOp is a parameter-free op on one 4-d input x (pooling, the option-A
+// shortcut): shape gives the output's shape from x's, forward computes the
+// output y, and backward the gradient dx of x from x and y's gradient dy.
+// Output buffers are reused across steps.
+type planeOp struct {
+	opBase
+	outRank  int
+	shape    func(x tensor.Shape) (tensor.Shape, error)
+	forward  func(x, y *tensor.Dense)
+	backward func(x, dy, dx *tensor.Dense)
+	ws       workspace
+}
+
+func (op *planeOp) Arity() int         { return 1 }
+func (op *planeOp) Type() hm.Type      { return fnType(4, op.outRank) }
+func (op *planeOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *planeOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4)
+	if err != nil {
+		return nil, err
+	}
+	return op.shape(s[0])
+}
+
+func (op *planeOp) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	shape, err := op.shape(ts[0].Shape())
+	if err != nil {
+		return nil, err
+	}
+	out := op.ws.output(0, dt, shape)
+	op.forward(ts[0], out)
+	return out, nil
+}
+
+func (op *planeOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&planeGrad{opBase: newOpBase(op.name + "Grad"), fwd: op}, in[0], grad)
+	return G.Nodes{dx}, err
+}
+
+// planeGrad is a planeOp's backward op: (x, dy) -> dx.
+type planeGrad struct {
+	opBase
+	fwd *planeOp
+	ws  workspace
+}
+
+func (op *planeGrad) Arity() int    { return 2 } // x, dy
+func (op *planeGrad) Type() hm.Type { return fnType(4, op.fwd.outRank, 4) }
+func (op *planeGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapes(op.name, in, 4, op.fwd.outRank)
+	if err != nil {
+		return nil, err
+	}
+	return s[0].Clone(), nil
+}
+
+func (op *planeGrad) Do(in ...G.Value) (G.Value, error) {
+	ts, dt, err := dense(op.name, in)
+	if err != nil {
+		return nil, err
+	}
+	out := op.ws.output(0, dt, ts[0].Shape())
+	op.fwd.backward(ts[0], ts[1], out)
+	return out, nil
+}

@@ -1,14 +1,14 @@
 package layers
 
 import (
-	"github.com/chewxy/hm"
+	"fmt"
+
 	"github.com/pkg/errors"
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// poolGeom is a square max pooling window: size k, stride and zero-free
-// padding (padded positions never win), as torch.nn.MaxPool2d.
+// poolGeom is a square max pooling window: size k, stride and padding
+// (padded positions never win), as torch.nn.MaxPool2d.
 type poolGeom struct{ k, stride, pad int }
 
 func (p poolGeom) out(n int) int { return (n+2*p.pad-p.k)/p.stride + 1 }
@@ -17,83 +17,36 @@ func (p poolGeom) out(n int) int { return (n+2*p.pad-p.k)/p.stride + 1 }
 // own MaxPool2D is single-threaded, allocates its output and an argmax mask
 // every step, and panics in the backward pass on NaN input; this one
 // reuses its buffers, splits the planes over the workers and, like PyTorch,
-// lets a NaN win its window so that it propagates.
-type maxPoolOp struct {
-	opBase
-	poolGeom
-	ws workspace
-}
-
-func (op *maxPoolOp) Arity() int         { return 1 }
-func (op *maxPoolOp) Type() hm.Type      { return fnType(4, 4) }
-func (op *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
-func (op *maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4)
-	if err != nil {
-		return nil, err
+// lets a NaN win its window so that it propagates. The backward pass finds
+// each window's winner again from the input rather than storing it, so the
+// op keeps no state between the passes.
+func maxPoolOp(p poolGeom) *planeOp {
+	name := fmt.Sprintf("MaxPool%dx%d/s%d", p.k, p.k, p.stride)
+	return &planeOp{
+		opBase:  newOpBase(name),
+		outRank: 4,
+		shape: func(x tensor.Shape) (tensor.Shape, error) {
+			ho, wo := p.out(x[2]), p.out(x[3])
+			if ho <= 0 || wo <= 0 {
+				return nil, errors.Errorf("%s: a %dx%d window does not fit a %dx%d input padded by %d", name, p.k, p.k, x[2], x[3], p.pad)
+			}
+			return tensor.Shape{x[0], x[1], ho, wo}, nil
+		},
+		forward: func(x, y *tensor.Dense) {
+			if x.Dtype() == tensor.Float32 {
+				maxPool(p, data[float32](x), x.Shape(), data[float32](y), nil)
+			} else {
+				maxPool(p, data[float64](x), x.Shape(), data[float64](y), nil)
+			}
+		},
+		backward: func(x, dy, dx *tensor.Dense) {
+			if x.Dtype() == tensor.Float32 {
+				maxPool(p, data[float32](x), x.Shape(), data[float32](dy), data[float32](dx))
+			} else {
+				maxPool(p, data[float64](x), x.Shape(), data[float64](dy), data[float64](dx))
+			}
+		},
 	}
-	x := s[0]
-	ho, wo := op.out(x[2]), op.out(x[3])
-	if ho <= 0 || wo <= 0 {
-		return nil, errors.Errorf("%s: a %dx%d window does not fit a %dx%d input padded by %d", op.name, op.k, op.k, x[2], x[3], op.pad)
-	}
-	return tensor.Shape{x[0], x[1], ho, wo}, nil
-}
-
-func (op *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	shape, err := op.InferShape(ts[0].Shape())
-	if err != nil {
-		return nil, err
-	}
-	out := op.ws.output(0, dt, shape)
-	if dt == tensor.Float32 {
-		maxPool(op.poolGeom, data[float32](ts[0]), ts[0].Shape(), data[float32](out), nil)
-	} else {
-		maxPool(op.poolGeom, data[float64](ts[0]), ts[0].Shape(), data[float64](out), nil)
-	}
-	return out, nil
-}
-
-func (op *maxPoolOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&maxPoolGrad{opBase: newOpBase(op.name + "Grad"), fwd: op}, in[0], grad)
-	return G.Nodes{dx}, err
-}
-
-// maxPoolGrad routes each window's gradient to the input that won it, found
-// again from the input rather than stored by the forward pass, so the op
-// keeps no state between the two.
-type maxPoolGrad struct {
-	opBase
-	fwd *maxPoolOp
-	ws  workspace
-}
-
-func (op *maxPoolGrad) Arity() int    { return 2 } // x, dy
-func (op *maxPoolGrad) Type() hm.Type { return fnType(4, 4, 4) }
-func (op *maxPoolGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 4)
-	if err != nil {
-		return nil, err
-	}
-	return s[0].Clone(), nil
-}
-
-func (op *maxPoolGrad) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	out := op.ws.output(0, dt, ts[0].Shape())
-	if dt == tensor.Float32 {
-		maxPool(op.fwd.poolGeom, data[float32](ts[0]), ts[0].Shape(), data[float32](ts[1]), data[float32](out))
-	} else {
-		maxPool(op.fwd.poolGeom, data[float64](ts[0]), ts[0].Shape(), data[float64](ts[1]), data[float64](out))
-	}
-	return out, nil
 }
 
 // maxPool pools x (N,C,H,W) into y, or, when dx is given, reads y as the

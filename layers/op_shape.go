@@ -1,52 +1,42 @@
 package layers
 
 import (
-	"github.com/chewxy/hm"
+	"fmt"
+
 	"github.com/pkg/errors"
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
 // shortcutAOp is the paper's option-A shortcut: keep every stride-th row and
 // column and zero-pad the channels evenly on both sides, so (N,Cin,H,W)
-// becomes (N,Cout,ceil(H/stride),ceil(W/stride)). It has no parameters.
-type shortcutAOp struct {
-	opBase
-	cout, stride int
-	ws           workspace
-}
-
-func (op *shortcutAOp) Arity() int         { return 1 }
-func (op *shortcutAOp) Type() hm.Type      { return fnType(4, 4) }
-func (op *shortcutAOp) DiffWRT(int) []bool { return []bool{true} }
-func (op *shortcutAOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4)
-	if err != nil {
-		return nil, err
+// becomes (N,Cout,ceil(H/stride),ceil(W/stride)). Its gradient is routed
+// back to the kept pixels.
+func shortcutAOp(cout, stride int) *planeOp {
+	name := fmt.Sprintf("ShortcutA%d/s%d", cout, stride)
+	return &planeOp{
+		opBase:  newOpBase(name),
+		outRank: 4,
+		shape: func(x tensor.Shape) (tensor.Shape, error) {
+			if cout < x[1] || (cout-x[1])%2 != 0 {
+				return nil, errors.Errorf("%s: cannot pad %d channels evenly to %d", name, x[1], cout)
+			}
+			return tensor.Shape{x[0], cout, ceilDiv(x[2], stride), ceilDiv(x[3], stride)}, nil
+		},
+		forward: func(x, y *tensor.Dense) {
+			if x.Dtype() == tensor.Float32 {
+				subsamplePad(data[float32](x), x.Shape(), data[float32](y), cout, stride, false)
+			} else {
+				subsamplePad(data[float64](x), x.Shape(), data[float64](y), cout, stride, false)
+			}
+		},
+		backward: func(_, dy, dx *tensor.Dense) {
+			if dx.Dtype() == tensor.Float32 {
+				subsamplePad(data[float32](dx), dx.Shape(), data[float32](dy), cout, stride, true)
+			} else {
+				subsamplePad(data[float64](dx), dx.Shape(), data[float64](dy), cout, stride, true)
+			}
+		},
 	}
-	x := s[0]
-	if op.cout < x[1] || (op.cout-x[1])%2 != 0 {
-		return nil, errors.Errorf("%s: cannot pad %d channels evenly to %d", op.name, x[1], op.cout)
-	}
-	return tensor.Shape{x[0], op.cout, ceilDiv(x[2], op.stride), ceilDiv(x[3], op.stride)}, nil
-}
-
-func (op *shortcutAOp) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	shape, err := op.InferShape(ts[0].Shape())
-	if err != nil {
-		return nil, err
-	}
-	out := op.ws.output(0, dt, shape)
-	if dt == tensor.Float32 {
-		subsamplePad(data[float32](ts[0]), ts[0].Shape(), data[float32](out), op.cout, op.stride, false)
-	} else {
-		subsamplePad(data[float64](ts[0]), ts[0].Shape(), data[float64](out), op.cout, op.stride, false)
-	}
-	return out, nil
 }
 
 // subsamplePad copies x (N,C,H,W) into the strided, channel-padded y, or with
@@ -77,75 +67,32 @@ func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout, stride int, back
 	}
 }
 
-func (op *shortcutAOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&shortcutAGrad{opBase: newOpBase(op.name + "Grad"), fwd: op}, in[0], grad)
-	return G.Nodes{dx}, err
-}
-
-// shortcutAGrad routes the shortcut's gradient back to the kept pixels.
-type shortcutAGrad struct {
-	opBase
-	fwd *shortcutAOp
-	ws  workspace
-}
-
-func (op *shortcutAGrad) Arity() int    { return 2 } // x, dy
-func (op *shortcutAGrad) Type() hm.Type { return fnType(4, 4, 4) }
-func (op *shortcutAGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 4)
-	if err != nil {
-		return nil, err
-	}
-	return s[0].Clone(), nil
-}
-
-func (op *shortcutAGrad) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	out := op.ws.output(0, dt, ts[0].Shape())
-	cout := ts[1].Shape()[1]
-	if dt == tensor.Float32 {
-		subsamplePad(data[float32](out), out.Shape(), data[float32](ts[1]), cout, op.fwd.stride, true)
-	} else {
-		subsamplePad(data[float64](out), out.Shape(), data[float64](ts[1]), cout, op.fwd.stride, true)
-	}
-	return out, nil
-}
-
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// globalAvgPoolOp averages each channel's plane: (N,C,H,W) -> (N,C).
-type globalAvgPoolOp struct {
-	opBase
-	ws workspace
-}
-
-func (op *globalAvgPoolOp) Arity() int         { return 1 }
-func (op *globalAvgPoolOp) Type() hm.Type      { return fnType(4, 2) }
-func (op *globalAvgPoolOp) DiffWRT(int) []bool { return []bool{true} }
-func (op *globalAvgPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4)
-	if err != nil {
-		return nil, err
+// globalAvgPoolOp averages each channel's plane, (N,C,H,W) -> (N,C), and
+// spreads each gradient evenly back over its plane.
+func globalAvgPoolOp() *planeOp {
+	return &planeOp{
+		opBase:  newOpBase("GlobalAvgPool"),
+		outRank: 2,
+		shape:   func(x tensor.Shape) (tensor.Shape, error) { return tensor.Shape{x[0], x[1]}, nil },
+		forward: func(x, y *tensor.Dense) {
+			hw := x.Shape()[2] * x.Shape()[3]
+			if x.Dtype() == tensor.Float32 {
+				avgPlanes(data[float32](x), hw, data[float32](y))
+			} else {
+				avgPlanes(data[float64](x), hw, data[float64](y))
+			}
+		},
+		backward: func(x, dy, dx *tensor.Dense) {
+			hw := x.Shape()[2] * x.Shape()[3]
+			if dx.Dtype() == tensor.Float32 {
+				spreadPlanes(data[float32](dy), hw, data[float32](dx))
+			} else {
+				spreadPlanes(data[float64](dy), hw, data[float64](dx))
+			}
+		},
 	}
-	return tensor.Shape{s[0][0], s[0][1]}, nil
-}
-
-func (op *globalAvgPoolOp) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	s := ts[0].Shape()
-	out := op.ws.output(0, dt, tensor.Shape{s[0], s[1]})
-	if dt == tensor.Float32 {
-		avgPlanes(data[float32](ts[0]), s[2]*s[3], data[float32](out))
-	} else {
-		avgPlanes(data[float64](ts[0]), s[2]*s[3], data[float64](out))
-	}
-	return out, nil
 }
 
 func avgPlanes[T float](x []T, hw int, y []T) {
@@ -156,42 +103,6 @@ func avgPlanes[T float](x []T, hw int, y []T) {
 		}
 		y[p] = sum / T(hw)
 	}
-}
-
-func (op *globalAvgPoolOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&globalAvgPoolGrad{opBase: newOpBase(op.name + "Grad")}, in[0], grad)
-	return G.Nodes{dx}, err
-}
-
-// globalAvgPoolGrad spreads each (N,C) gradient evenly over its plane.
-type globalAvgPoolGrad struct {
-	opBase
-	ws workspace
-}
-
-func (op *globalAvgPoolGrad) Arity() int    { return 2 } // x, dy
-func (op *globalAvgPoolGrad) Type() hm.Type { return fnType(4, 2, 4) }
-func (op *globalAvgPoolGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 2)
-	if err != nil {
-		return nil, err
-	}
-	return s[0].Clone(), nil
-}
-
-func (op *globalAvgPoolGrad) Do(in ...G.Value) (G.Value, error) {
-	ts, dt, err := dense(op.name, in)
-	if err != nil {
-		return nil, err
-	}
-	s := ts[0].Shape()
-	out := op.ws.output(0, dt, s)
-	if dt == tensor.Float32 {
-		spreadPlanes(data[float32](ts[1]), s[2]*s[3], data[float32](out))
-	} else {
-		spreadPlanes(data[float64](ts[1]), s[2]*s[3], data[float64](out))
-	}
-	return out, nil
 }
 
 func spreadPlanes[T float](dy []T, hw int, dx []T) {

@@ -49,18 +49,8 @@ func TestMaxPoolMatchesStock(t *testing.T) {
 				rv = gradcheck.RandTensor(rng, tensor.Float32, y.Shape()...)
 			}
 			r := G.NewTensor(g, tensor.Float32, 4, G.WithShape(y.Shape()...), G.WithName("r"), G.WithValue(rv))
-			if _, err := G.Grad(G.Must(G.Sum(G.Must(G.HadamardProd(y, r)))), x); err != nil {
-				t.Fatal(err)
-			}
-			var yv G.Value
-			G.Read(y, &yv)
-			vm := G.NewTapeMachine(g, G.BindDualValues(x))
-			defer vm.Close()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-			gx, _ := x.Grad()
-			return append([]float32(nil), yv.Data().([]float32)...), append([]float32(nil), gx.Data().([]float32)...)
+			yv, gx := forwardBackward(t, g, x, y, G.Must(G.Sum(G.Must(G.HadamardProd(y, r)))))
+			return yv.([]float32), gx.([]float32)
 		}
 		y1, dx1 := run(false)
 		y2, dx2 := run(true)
@@ -88,27 +78,38 @@ func TestMaxPoolNaN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := G.Grad(G.Must(G.Sum(y)), x); err != nil {
+	yv, gx := forwardBackward(t, g, x, y, G.Must(G.Sum(y)))
+	got := yv.([]float64)
+	if !math.IsNaN(got[0]) || got[1] != 8 || got[2] != 14 || got[3] != 16 {
+		t.Errorf("pooled %v, want [NaN 8 14 16]", got)
+	}
+	want := []float64{0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1}
+	for i, v := range gx.([]float64) {
+		if v != want[i] {
+			t.Fatalf("gradient %v, want %v", gx, want)
+		}
+	}
+}
+
+// forwardBackward runs g and returns copies of y's value and of cost's
+// gradient with respect to x.
+func forwardBackward(t *testing.T, g *G.ExprGraph, x, y, cost *G.Node) (yv, dx any) {
+	t.Helper()
+	if _, err := G.Grad(cost, x); err != nil {
 		t.Fatal(err)
 	}
-	var yv G.Value
-	G.Read(y, &yv)
+	var out G.Value
+	G.Read(y, &out)
 	vm := G.NewTapeMachine(g, G.BindDualValues(x))
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	got := yv.Data().([]float64)
-	if !math.IsNaN(got[0]) || got[1] != 8 || got[2] != 14 || got[3] != 16 {
-		t.Errorf("pooled %v, want [NaN 8 14 16]", got)
+	gx, err := x.Grad()
+	if err != nil {
+		t.Fatal(err)
 	}
-	gx, _ := x.Grad()
-	want := []float64{0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1}
-	for i, v := range gx.Data().([]float64) {
-		if v != want[i] {
-			t.Fatalf("gradient %v, want %v", gx.Data(), want)
-		}
-	}
+	return out.(*tensor.Dense).Clone().(*tensor.Dense).Data(), gx.(*tensor.Dense).Clone().(*tensor.Dense).Data()
 }
 
 func TestMaxPoolBadGeometry(t *testing.T) {
