@@ -14,7 +14,7 @@ type Inference struct {
 	m       *Model
 	vm      G.VM
 	input   []float32
-	logits  G.Value
+	logits  *G.Value // see NewInference
 	batch   int
 	classes int
 }
@@ -40,8 +40,11 @@ func NewInference(m *Model, batch int, chw ...int) (*Inference, error) {
 	if err != nil {
 		return nil, err
 	}
-	inf := &Inference{m: m, input: back, batch: batch, classes: net.Logits.Shape()[1]}
-	G.Read(net.Logits, &inf.logits)
+	// Gorgonia's tape machine carries a finalizer, and Go never frees a
+	// cycle through an object with one: the graph's Read must point to a
+	// value of its own, not into inf, which holds the machine.
+	inf := &Inference{m: m, input: back, batch: batch, classes: net.Logits.Shape()[1], logits: new(G.Value)}
+	G.Read(net.Logits, inf.logits)
 	if _, err := layers.PlanMemory(g, net.Logits); err != nil {
 		return nil, err
 	}
@@ -70,8 +73,8 @@ func (inf *Inference) Run() ([]float32, error) {
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s: inference", inf.m.name)
 	}
-	return inf.logits.Data().([]float32), nil
+	return (*inf.logits).Data().([]float32), nil
 }
 
 // Close releases the graph's machine.
-func (inf *Inference) Close() error { return inf.vm.Close() }
+func (inf *Inference) Close() error { return layers.CloseMachine(inf.vm) }

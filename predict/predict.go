@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gorgonia-zoo/resnet/layers"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
@@ -406,7 +407,7 @@ func forward(m *models.Model, x *tensor.Dense) ([]float64, error) {
 	var out G.Value
 	G.Read(net.Logits, &out)
 	vm := G.NewTapeMachine(g)
-	defer vm.Close()
+	defer layers.CloseMachine(vm)
 	if err := vm.RunAll(); err != nil {
 		return nil, errors.Wrap(err, "running the model")
 	}

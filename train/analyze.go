@@ -105,7 +105,7 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 		return nil, err
 	}
 	vm := G.NewTapeMachine(g)
-	defer vm.Close()
+	defer layers.CloseMachine(vm)
 	t.model.SetTraining(false)
 	defer t.model.SetTraining(true)
 	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: analyzeBatch, Workers: t.cfg.Workers})

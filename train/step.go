@@ -17,8 +17,8 @@ type Step struct {
 	model   *models.Model
 	vm      G.VM
 	x, y    []float32 // backing slices of the input and one-hot target tensors
-	lossV   G.Value
-	logitsV G.Value
+	lossV   *G.Value  // read by the graph: not fields of Step (see NewStep)
+	logitsV *G.Value
 	params  G.Nodes
 	batch   int
 	classes int
@@ -49,9 +49,13 @@ func NewStep(m *models.Model, batch int, momentum, weightDecay float64) (*Step, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Step{model: m, x: x, y: y, params: net.Learnables, batch: batch, classes: classes}
-	G.Read(loss, &s.lossV)
-	G.Read(net.Logits, &s.logitsV)
+	// Gorgonia's tape machine carries a finalizer, and Go never frees a
+	// cycle through an object with one: the graph's Reads must point to
+	// values of their own, not into s, which holds the machine.
+	s := &Step{model: m, x: x, y: y, params: net.Learnables, batch: batch, classes: classes,
+		lossV: new(G.Value), logitsV: new(G.Value)}
+	G.Read(loss, s.lossV)
+	G.Read(net.Logits, s.logitsV)
 	if _, err := G.Grad(loss, net.Learnables...); err != nil {
 		return nil, errors.Wrap(err, "gradients")
 	}
@@ -97,10 +101,10 @@ func (s *Step) Run(images []float32, labels []int) (loss float64, wrong int, err
 	if err != nil {
 		return 0, 0, err
 	}
-	if loss, err = layers.ScalarValue(s.lossV); err != nil {
+	if loss, err = layers.ScalarValue(*s.lossV); err != nil {
 		return 0, 0, err
 	}
-	logits, err := s.logitsView.of(s.logitsV)
+	logits, err := s.logitsView.of(*s.logitsV)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -146,7 +150,7 @@ func (s *Step) Update(lr float64) error {
 }
 
 // Close releases the tape machine.
-func (s *Step) Close() error { return s.vm.Close() }
+func (s *Step) Close() error { return layers.CloseMachine(s.vm) }
 
 // input makes a float32 graph input backed by a new slice.
 func input(g *G.ExprGraph, name string, shape ...int) (*G.Node, []float32) {

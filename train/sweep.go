@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -140,6 +141,9 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 		}
 		r, err := tr.Run(ctx)
 		tr.Close()
+		// The run's graphs are garbage now: collect them before the next run
+		// so the sweep's peak memory is its largest run's, not a sum.
+		debug.FreeOSMemory()
 		if err != nil {
 			return nil, err
 		}
