@@ -718,6 +718,8 @@ def main(argv=None):
     cfg = apply(paper(a.model or 'resnet20'))
     d = a.out or os.path.join('runs', 'twin-%s-%s' % (cfg['model'], stamp))
     refuse_nonempty(d, 'run')
+    if a.save_init and not os.path.isdir(os.path.dirname(os.path.abspath(a.save_init))):
+        raise SystemExit('--save-init %s: its directory does not exist' % a.save_init)
     ds = load_cifar10(a.data)
     r = run(cfg, (ds[0], ds[1], 'test'), d, a.data_rng, log, a.save_init)
     log('%s %d params train err %.2f%% %s err %.2f%% (best %.2f%%) in %s' % (
