@@ -26,11 +26,10 @@ func maxPoolOp(p poolGeom) *planeOp {
 		opBase:  newOpBase(name),
 		outRank: 4,
 		shape: func(x tensor.Shape) (tensor.Shape, error) {
-			ho, wo := p.out(x[2]), p.out(x[3])
-			if ho <= 0 || wo <= 0 {
+			if x[2]+2*p.pad < p.k || x[3]+2*p.pad < p.k {
 				return nil, errors.Errorf("%s: a %dx%d window does not fit a %dx%d input padded by %d", name, p.k, p.k, x[2], x[3], p.pad)
 			}
-			return tensor.Shape{x[0], x[1], ho, wo}, nil
+			return tensor.Shape{x[0], x[1], p.out(x[2]), p.out(x[3])}, nil
 		},
 		forward: func(x, y *tensor.Dense) {
 			if x.Dtype() == tensor.Float32 {

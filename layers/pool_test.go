@@ -115,7 +115,7 @@ func forwardBackward(t *testing.T, g *G.ExprGraph, x, y, cost *G.Node) (yv, dx a
 func TestMaxPoolBadGeometry(t *testing.T) {
 	g := G.NewGraph()
 	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 1, 4, 4), G.WithName("x"))
-	for _, c := range []struct{ k, stride, pad int }{{0, 1, 0}, {3, 0, 1}, {3, 2, 2}, {3, 1, -1}, {5, 1, 0}} {
+	for _, c := range []struct{ k, stride, pad int }{{0, 1, 0}, {3, 0, 1}, {3, 2, 2}, {3, 1, -1}, {5, 1, 0}, {5, 3, 0}} {
 		_, err := MaxPool2d(newTestScope(g, true), "stem.pool", x, c.k, c.stride, c.pad)
 		if err == nil || !strings.Contains(err.Error(), "stem.pool") {
 			t.Errorf("window %d stride %d padding %d on 4x4: error %v, want one naming stem.pool", c.k, c.stride, c.pad, err)
