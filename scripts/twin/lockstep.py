@@ -42,6 +42,16 @@ def read_safetensors(path):
     return out
 
 
+def train_pair(go_train, flags, init, twin_dir, go_dir):
+    """Trains the twin (on Go's batches, writing its initial weights to init) and
+    then the Go trainer from those weights, both with flags (Go's flag package
+    takes --flag as -flag)."""
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'train_twin.py'),
+                    *flags, '--data-rng', 'go', '--save-init', init, '--out', twin_dir],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([go_train, *flags, '--init-from', init, '--out', go_dir], check=True, stdout=subprocess.DEVNULL)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--go-train', required=True, help='a built cmd/train binary')
@@ -58,13 +68,8 @@ def main():
     init_path = os.path.join(work, 'init.safetensors')
     for n in range(1, a.steps + 1):
         common[1] = str(n)
-        twin, ours = os.path.join(work, 'twin%d' % n), os.path.join(work, 'ours%d' % n)
-        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'train_twin.py'),
-                        '--model', a.model, '--data-rng', 'go', '--eval-every', str(n), '--save-init', init_path,
-                        '--out', twin] + common, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([a.go_train, '-model', a.model, '-eval-every', str(n), '-init-from', init_path, '-out', ours]
-                       + [c.replace('--', '-', 1) if c.startswith('--') else c for c in common],
-                       check=True, stdout=subprocess.DEVNULL)
+        train_pair(a.go_train, ['--model', a.model, '--eval-every', str(n)] + common, init_path,
+                   os.path.join(work, 'twin%d' % n), os.path.join(work, 'ours%d' % n))
     init = read_safetensors(init_path)
 
     def update_frac(w, ref, k):

@@ -15,11 +15,13 @@ final test error of both, and how many pairs each side wins.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import train_twin as T  # noqa: E402
+from lockstep import train_pair  # noqa: E402
 
 
 def metrics(run):
@@ -43,7 +45,7 @@ def main():
     ap.add_argument('--milestones', default='750,1125', help="the LR schedule's milestones (default fig6-quick's: a constant 0.1 before 750)")
     ap.add_argument('--seeds', default='1,2,3,4,5')
     ap.add_argument('--window', type=int, default=100, help='iterations at the end whose training loss is averaged')
-    ap.add_argument('--data', default=os.path.join(HERE, '..', '..', '..', 'shared', 'cifar10', 'cifar-10-binary.tar.gz'))
+    ap.add_argument('--data', default=T.DEFAULT_DATA)
     ap.add_argument('--workdir', help='keep the runs here (default a temporary directory)')
     a = ap.parse_args()
     try:
@@ -54,7 +56,6 @@ def main():
         sys.exit(f'paired.py: --data {a.data}: no such file')
     work = a.workdir or tempfile.mkdtemp(prefix='paired-')
     os.makedirs(work, exist_ok=True)
-    # Go's flag package takes --flag as -flag, so both get the same flags.
     common = ['--model', a.model, '--iters', str(a.iters), '--milestones', a.milestones, '--log-every', '25',
               '--eval-every', str(a.iters), '--data', a.data]
     print(f'{a.model}, {a.iters} iterations, milestones {a.milestones}; train loss = mean over the last {a.window} iterations')
@@ -64,9 +65,7 @@ def main():
     for seed in seeds:
         init = os.path.join(work, f'init-{seed}.safetensors')
         twin, ours = os.path.join(work, f'torch-{seed}'), os.path.join(work, f'go-{seed}')
-        subprocess.run([sys.executable, os.path.join(HERE, 'train_twin.py'), *common, '--seed', str(seed),
-                        '--data-rng', 'go', '--save-init', init, '--out', twin], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([a.go_train, *common, '--seed', str(seed), '--init-from', init, '--out', ours], check=True, stdout=subprocess.DEVNULL)
+        train_pair(a.go_train, common + ['--seed', str(seed)], init, twin, ours)
         (lo, eo), (lt, et) = summarize(metrics(ours), a.iters, a.window), summarize(metrics(twin), a.iters, a.window)
         ahead[0 if lo < lt else 1] += 1
         print(f'| {seed} | {lo:.4f} | {lt:.4f} | {100 * eo:.2f}% | {100 * et:.2f}% |', flush=True)
