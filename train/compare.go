@@ -52,14 +52,16 @@ func NewSpread(values []float64) Spread {
 // Range is Max-Min, the seed-to-seed spread (0 for one seed).
 func (s Spread) Range() float64 { return s.Max - s.Min }
 
-// ModelComparison is one model's final errors in both implementations.
+// ModelComparison is one model's final errors on both sides: Ours are the
+// first side's, Theirs the second's, named by Sides.
 type ModelComparison struct {
-	Model       string `json:"model"`
-	Iters       int    `json:"iters"`
-	OursTrain   Spread `json:"ours_train_err"`
-	OursTest    Spread `json:"ours_test_err"`
-	TheirsTrain Spread `json:"theirs_train_err"`
-	TheirsTest  Spread `json:"theirs_test_err"`
+	Model       string    `json:"model"`
+	Iters       int       `json:"iters"`
+	Sides       [2]string `json:"sides"` // e.g. "ours", "PyTorch"
+	OursTrain   Spread    `json:"ours_train_err"`
+	OursTest    Spread    `json:"ours_test_err"`
+	TheirsTrain Spread    `json:"theirs_train_err"`
+	TheirsTest  Spread    `json:"theirs_test_err"`
 }
 
 // Agrees reports whether the two implementations' mean final errors (train
@@ -152,18 +154,20 @@ func meanCurve(runs [][]Point, value func(Point) *float64) plotter.XYs {
 	return mean
 }
 
-// CompareSweeps puts two implementations' runs of the same sweep side by
-// side: this trainer's (ours) and another's with the same files (the
-// PyTorch twin, scripts/twin), each given as one finished sweep directory
-// per seed. It writes into out a figure with one panel per model (error
-// against iterations averaged over seeds, ours solid and theirs dashed, thin
-// training error, bold test error, each seed's test error faint) and a
-// table and JSON of the final errors: mean, standard deviation and range
-// over seeds, and whether the implementations agree within that spread.
-// It returns the comparisons in the order of ours' first sweep.
-func CompareSweeps(out string, ours, theirs []string, theirName string) ([]ModelComparison, error) {
+// CompareSweeps puts two sides' runs of the same models side by side, each
+// side given as one finished sweep directory per seed and named by names:
+// usually this trainer's ("ours") against another implementation's with the
+// same files (the PyTorch twin, scripts/twin), or two variants of ours
+// (zero-init-residual against the default). It writes into out a figure with
+// one panel per model of the first side (error against iterations averaged
+// over seeds, the first side solid and the second dashed, thin training
+// error, bold test error, each seed's test error faint) and a table and JSON
+// of the final errors: mean, standard deviation and range over seeds, and
+// whether the sides agree within that spread. It returns the comparisons in
+// the order of the first side's first sweep.
+func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelComparison, error) {
 	if len(ours) == 0 || len(theirs) == 0 {
-		return nil, errors.New("compare: want at least one sweep of each implementation")
+		return nil, errors.New("compare: want at least one sweep of each side")
 	}
 	o, err := readSweeps(ours)
 	if err != nil {
@@ -176,7 +180,7 @@ func CompareSweeps(out string, ours, theirs []string, theirName string) ([]Model
 	var cs []ModelComparison
 	var panels []*plot.Plot
 	for _, r := range o.results[0] {
-		c := ModelComparison{Model: r.Model, Iters: r.Iters}
+		c := ModelComparison{Model: r.Model, Iters: r.Iters, Sides: names}
 		if c.OursTrain, c.OursTest, err = o.model(r.Model, r.Iters); err != nil {
 			return nil, err
 		}
@@ -184,7 +188,7 @@ func CompareSweeps(out string, ours, theirs []string, theirName string) ([]Model
 			return nil, err
 		}
 		cs = append(cs, c)
-		p, err := comparePanel(r.Model, []*sweepSeeds{o, t}, []string{"ours", theirName})
+		p, err := comparePanel(r.Model, []*sweepSeeds{o, t}, names[:])
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +204,7 @@ func CompareSweeps(out string, ours, theirs []string, theirName string) ([]Model
 	if err := writeFileAtomic(filepath.Join(out, CompareJSONFile), append(b, '\n')); err != nil {
 		return nil, err
 	}
-	md := compareMarkdown(out, cs, o, t, theirName)
+	md := compareMarkdown(out, cs, o, t, names)
 	return cs, writeFileAtomic(filepath.Join(out, CompareMDFile), []byte(md))
 }
 
@@ -236,7 +240,7 @@ func comparePanel(model string, sides []*sweepSeeds, names []string) (*plot.Plot
 	return p, nil
 }
 
-func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, theirName string) string {
+func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, names [2]string) string {
 	pct := func(s Spread) string {
 		if s.Seeds == 1 {
 			return fmt.Sprintf("%.2f", 100*s.Mean)
@@ -244,10 +248,10 @@ func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, theirNa
 		return fmt.Sprintf("%.2f ± %.2f [%.2f, %.2f]", 100*s.Mean, 100*s.SD, 100*s.Min, 100*s.Max)
 	}
 	var md strings.Builder
-	fmt.Fprintf(&md, "# This trainer against %s\n\n", theirName)
-	fmt.Fprintf(&md, "Final errors in %%, over %d seed(s) of ours and %d of %s: mean ± sample standard deviation [min, max]. ", len(o.dirs), len(t.dirs), theirName)
+	fmt.Fprintf(&md, "# %s against %s\n\n", names[0], names[1])
+	fmt.Fprintf(&md, "Final errors in %%, over %d seed(s) of %s and %d of %s: mean ± sample standard deviation [min, max]. ", len(o.dirs), names[0], len(t.dirs), names[1])
 	md.WriteString("\"Agree\" means the means differ by no more than the larger seed range, for both training and test error.\n\n")
-	fmt.Fprintf(&md, "| model | iterations | train err, ours | train err, %[1]s | test err, ours | test err, %[1]s | agree |\n|---|---:|---:|---:|---:|---:|---|\n", theirName)
+	fmt.Fprintf(&md, "| model | iterations | train err, %[1]s | train err, %[2]s | test err, %[1]s | test err, %[2]s | agree |\n|---|---:|---:|---:|---:|---:|---|\n", names[0], names[1])
 	for _, c := range cs {
 		agree := "n/a (one seed)"
 		if c.OursTrain.Seeds > 1 || c.TheirsTrain.Seeds > 1 {
@@ -262,7 +266,7 @@ func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, theirNa
 			name        string
 			s           *sweepSeeds
 			train, test Spread
-		}{{"ours", o, c.OursTrain, c.OursTest}, {theirName, t, c.TheirsTrain, c.TheirsTest}} {
+		}{{names[0], o, c.OursTrain, c.OursTest}, {names[1], t, c.TheirsTrain, c.TheirsTest}} {
 			for i, d := range side.s.dirs {
 				if rel, err := filepath.Rel(out, d); err == nil {
 					d = rel

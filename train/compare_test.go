@@ -64,7 +64,7 @@ func TestCompareSweepsSeeds(t *testing.T) {
 		theirs = append(theirs, d)
 	}
 	out := filepath.Join(root, "cmp")
-	cs, err := CompareSweeps(out, ours, theirs, "PyTorch")
+	cs, err := CompareSweeps(out, ours, theirs, [2]string{"ours", "PyTorch"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +95,10 @@ func TestCompareSweepsSeeds(t *testing.T) {
 	// Sweeps that ran a model for different lengths cannot be pooled.
 	odd := filepath.Join(root, "odd")
 	fakeSweep(t, odd, 50, map[string]float64{"plain20": 0.5, "resnet20": 0.4})
-	if _, err := CompareSweeps(out, append(ours, odd), theirs, "PyTorch"); err == nil || !strings.Contains(err.Error(), "50 iterations") {
+	if _, err := CompareSweeps(out, append(ours, odd), theirs, [2]string{"ours", "PyTorch"}); err == nil || !strings.Contains(err.Error(), "50 iterations") {
 		t.Errorf("mixed lengths: got %v", err)
 	}
-	if _, err := CompareSweeps(out, ours, []string{filepath.Join(root, "none")}, "PyTorch"); err == nil || !strings.Contains(err.Error(), "not a finished sweep") {
+	if _, err := CompareSweeps(out, ours, []string{filepath.Join(root, "none")}, [2]string{"ours", "PyTorch"}); err == nil || !strings.Contains(err.Error(), "not a finished sweep") {
 		t.Errorf("missing sweep: got %v", err)
 	}
 }

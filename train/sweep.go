@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,6 +69,33 @@ func Preset(name string) (*Sweep, error) {
 		return nil, errors.Errorf("-sweep %q: want one of %s", name, strings.Join(Presets(), ", "))
 	}
 	return &s, nil
+}
+
+// Keep reduces s to the runs of the named models, in s's order: a preset
+// cut to the nets an experiment needs (fig6-quick's two ResNets for a
+// zero-init-residual sweep). Every name must be one of s's models.
+func (s *Sweep) Keep(models []string) error {
+	want := make(map[string]bool, len(models))
+	for _, m := range models {
+		want[m] = true
+	}
+	var kept []Config
+	for _, c := range s.Runs {
+		if want[c.Model] {
+			kept = append(kept, c)
+			delete(want, c.Model)
+		}
+	}
+	if len(want) > 0 {
+		var have []string
+		for _, c := range s.Runs {
+			have = append(have, c.Model)
+		}
+		missing := slices.Sorted(maps.Keys(want))
+		return errors.Errorf("-models %s: %q is not in the %s sweep (%s)", strings.Join(models, ","), missing[0], s.Preset, strings.Join(have, ", "))
+	}
+	s.Runs = kept
+	return nil
 }
 
 // ScaledMilestones returns the paper's milestones moved to a run of iters

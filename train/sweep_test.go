@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pkg/errors"
@@ -74,5 +75,28 @@ func TestWarmup(t *testing.T) {
 		if p.LR != cfg.WarmupLR {
 			t.Fatalf("iteration %d at LR %v during the warm-up", p.Iter, p.LR)
 		}
+	}
+}
+
+// TestSweepKeep: -models cuts a preset to the named nets in the preset's
+// order, and a net the preset lacks is refused by name.
+func TestSweepKeep(t *testing.T) {
+	s, err := Preset("fig6-quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Keep([]string{"resnet56", "resnet20"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Runs) != 2 || s.Runs[0].Model != "resnet20" || s.Runs[1].Model != "resnet56" || s.Runs[1].Iters != QuickIters {
+		t.Fatalf("kept %+v", s.Runs)
+	}
+	s, _ = Preset("fig6-quick")
+	err = s.Keep([]string{"resnet20", "resnet110"})
+	if err == nil || !strings.Contains(err.Error(), `"resnet110" is not in the fig6-quick sweep (plain20, plain56, resnet20, resnet56)`) {
+		t.Fatalf("got %v, want resnet110 refused", err)
+	}
+	if len(s.Runs) != 4 {
+		t.Errorf("a refused Keep changed the sweep: %d runs", len(s.Runs))
 	}
 }

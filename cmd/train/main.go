@@ -84,6 +84,8 @@ type flags struct {
 	epochs         int
 	weights        string
 	compare        string
+	compareNames   string
+	models         string
 	eval, predict  bool
 	json, strict   bool
 }
@@ -121,12 +123,14 @@ func newFlags(stderr io.Writer) *flags {
 	fs.IntVar(&c.CkptEvery, "ckpt-every", c.CkptEvery, "iterations between checkpoints (0: only at the end)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines preparing batches")
 	fs.StringVar(&f.sweep, "sweep", "", "run a sweep `PRESET`: "+strings.Join(train.Presets(), ", "))
+	fs.StringVar(&f.models, "models", "", "with -sweep: run only these of the preset's `models` (comma-separated), in the preset's order")
 	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", false, "start every residual block as the identity (last BN gamma 0)")
 	fs.StringVar(&c.InitFrom, "init-from", "", "start training from the weights in `FILE` (safetensors, torchvision names; a classifier of another shape is re-initialized)")
 	fs.StringVar(&f.weights, "weights", "", "weights `FILE` for -eval and -predict (safetensors, torchvision names)")
 	fs.BoolVar(&f.eval, "eval", false, "report the test loss and error of -weights, then exit")
 	fs.BoolVar(&f.predict, "predict", false, "classify the PNG or JPEG files named after the flags with -weights: top-5 classes")
 	fs.StringVar(&f.compare, "compare", "", "`OURS,THEIRS`: put finished sweeps of the same models side by side, this trainer's and the PyTorch twin's (scripts/twin); each side a directory or a glob of one directory per seed (results/x/ours/seed*); writes comparison.png, .md and .json into -out (default OURS when it is one directory), then exit")
+	fs.StringVar(&f.compareNames, "compare-names", "ours,PyTorch", "with -compare: the two sides' `names` in the table and figure, e.g. zero-init,default for two variants of ours")
 	fs.BoolVar(&f.json, "json", false, "with -predict: one JSON object per image")
 	fs.BoolVar(&f.strict, "strict", true, "with -weights or -init-from: fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
 	fs.BoolVar(&c.Analyze, "analyze", false, "log per-stage gradient norms; at the end, the std of every 3x3 layer's response (Figure 7)")
@@ -235,7 +239,13 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		return inspect(f, stdout)
 	}
 	if f.compare != "" {
-		return compare(f.compare, f.out, stdout)
+		return compare(f.compare, f.compareNames, f.out, stdout)
+	}
+	if set["compare-names"] {
+		return usageError{errors.New("-compare-names goes with -compare")}
+	}
+	if set["models"] && f.sweep == "" {
+		return usageError{errors.New("-models goes with -sweep (a single run takes -model)")}
 	}
 	if f.eval {
 		if f.weights == "" {
@@ -296,6 +306,11 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		s, err := train.Preset(f.sweep)
 		if err != nil {
 			return usageError{err}
+		}
+		if set["models"] {
+			if err := s.Keep(strings.Split(f.models, ",")); err != nil {
+				return usageError{err}
+			}
 		}
 		for i := range s.Runs {
 			f.apply(&s.Runs[i], set)
@@ -432,8 +447,8 @@ func inspect(f *flags, stdout io.Writer) error {
 	return nil
 }
 
-// compare runs -compare OURS,THEIRS (see the flag).
-func compare(arg, out string, stdout io.Writer) error {
+// compare runs -compare OURS,THEIRS -compare-names FIRST,SECOND (see the flags).
+func compare(arg, namesArg, out string, stdout io.Writer) error {
 	sides := strings.Split(arg, ",")
 	if len(sides) != 2 {
 		return usageError{errors.Errorf("-compare %q: want two sweep directories or globs, OURS,THEIRS", arg)}
@@ -452,13 +467,18 @@ func compare(arg, out string, stdout io.Writer) error {
 		}
 		out = dirs[0][0]
 	}
-	cs, err := train.CompareSweeps(out, dirs[0], dirs[1], "PyTorch")
+	n := strings.Split(namesArg, ",")
+	if len(n) != 2 || n[0] == "" || n[1] == "" {
+		return usageError{errors.Errorf("-compare-names %q: want two names, FIRST,SECOND", namesArg)}
+	}
+	names := [2]string{n[0], n[1]}
+	cs, err := train.CompareSweeps(out, dirs[0], dirs[1], names)
 	if err != nil {
 		return err
 	}
 	for _, c := range cs {
-		fmt.Fprintf(stdout, "%s: train err %.2f%% (ours, %d seeds) vs %.2f%% (PyTorch, %d); test err %.2f%% vs %.2f%%\n", c.Model,
-			100*c.OursTrain.Mean, c.OursTrain.Seeds, 100*c.TheirsTrain.Mean, c.TheirsTrain.Seeds, 100*c.OursTest.Mean, 100*c.TheirsTest.Mean)
+		fmt.Fprintf(stdout, "%s: train err %.2f%% (%s, %d seeds) vs %.2f%% (%s, %d); test err %.2f%% vs %.2f%%\n", c.Model,
+			100*c.OursTrain.Mean, names[0], c.OursTrain.Seeds, 100*c.TheirsTrain.Mean, names[1], c.TheirsTrain.Seeds, 100*c.OursTest.Mean, 100*c.TheirsTest.Mean)
 	}
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", filepath.Join(out, train.CompareFigFile), filepath.Join(out, train.CompareMDFile), filepath.Join(out, train.CompareJSONFile))
 	return nil

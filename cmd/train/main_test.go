@@ -98,12 +98,14 @@ func TestTinySweep(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, train.SummaryMDFile))
 	t.Logf("%s", md)
-	// A sweep compared with itself: one panel per model, equal columns.
-	if err := run(context.Background(), []string{"-compare", dir + "," + dir}, &out, &errb, false); err != nil {
+	// A sweep compared with itself: one panel per model, equal columns,
+	// the sides named as asked.
+	if err := run(context.Background(), []string{"-compare", dir + "," + dir, "-compare-names", "zero-init,default"}, &out, &errb, false); err != nil {
 		t.Fatal(err)
 	}
 	cmp, err := os.ReadFile(filepath.Join(dir, train.CompareMDFile))
-	if err != nil || !exists(filepath.Join(dir, train.CompareFigFile)) || strings.Count(string(cmp), "| plain20 | 8 |")+strings.Count(string(cmp), "| resnet56 | 8 |") != 2 {
+	if err != nil || !exists(filepath.Join(dir, train.CompareFigFile)) || strings.Count(string(cmp), "| plain20 | 8 |")+strings.Count(string(cmp), "| resnet56 | 8 |") != 2 ||
+		!strings.HasPrefix(string(cmp), "# zero-init against default") || !strings.Contains(string(cmp), "| resnet20 | default | . |") {
 		t.Fatalf("comparison: %v\n%s", err, cmp)
 	}
 	// Rerunning the finished sweep with -resume only redraws the summary;
@@ -131,6 +133,10 @@ func TestBadFlags(t *testing.T) {
 		{"-compare a,b,c", "-compare"},
 		{"-compare /nonexistent/ours*,/nonexistent/theirs", "matches no directory"},
 		{"-compare /,/ -compare /*,/", "-out"},
+		{"-compare /,/ -compare-names ours", "-compare-names"},
+		{"-compare-names a,b", "-compare-names"},
+		{"-models resnet20", "-models"},
+		{"-sweep fig6-quick -models resnet20,resnet32", "resnet32"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), strings.Fields(c.args), &out, &errb, false)
