@@ -5,28 +5,40 @@
 # every file the results keep (not the checkpoints or weights). Then it
 # redraws the comparison over every seed present.
 #
-#   bash scripts/fig6-quick.sh SEED [SCRATCH]
+#   bash scripts/fig6-quick.sh [-zero-init-residual] SEED [SCRATCH]
 #
+# With -zero-init-residual it runs the two ResNets only, every residual
+# block starting as the identity, into results/fig6-quick-zero-init/, and
+# also draws them against the default-init seeds (against-default/).
 # SCRATCH (default a new temporary directory) keeps the full run
 # directories; CIFAR10 (default ../shared/cifar10/cifar-10-binary.tar.gz)
-# is the archive. One seed takes about 2.5 hours on the 2-core machine.
+# is the archive. One seed takes about 2.5 hours on the 2-core machine,
+# 1.3 hours with -zero-init-residual.
 set -euo pipefail
 
-seed=${1:?usage: bash scripts/fig6-quick.sh SEED [SCRATCH]}
-[[ $seed =~ ^[1-9][0-9]*$ ]] || { echo "fig6-quick.sh: seed $seed: want a positive integer" >&2; exit 2; }
+usage="usage: bash scripts/fig6-quick.sh [-zero-init-residual] SEED [SCRATCH]"
+variant=() twin_variant=() name=fig6-quick
+if [[ ${1:-} == -zero-init-residual ]]; then
+  variant=(-models resnet20,resnet56 -zero-init-residual)
+  twin_variant=(--models resnet20,resnet56 --zero-init-residual)
+  name=fig6-quick-zero-init
+  shift
+fi
+seed=${1:?$usage}
+[[ $seed =~ ^[1-9][0-9]*$ ]] || { echo "fig6-quick.sh: seed $seed: want a positive integer ($usage)" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${CIFAR10:-$repo/../shared/cifar10/cifar-10-binary.tar.gz}
 [[ -e $data ]] || { echo "fig6-quick.sh: $data: no CIFAR-10 archive (set CIFAR10)" >&2; exit 2; }
 scratch=${2:-$(mktemp -d)}
-results=$repo/results/fig6-quick
+results=$repo/results/$name
 for side in ours pytorch; do
   [[ ! -e $results/$side/seed$seed ]] || { echo "fig6-quick.sh: $results/$side/seed$seed exists" >&2; exit 2; }
 done
 
 cd "$repo"
 go build -o "$scratch/train" ./cmd/train
-"$scratch/train" -sweep fig6-quick -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
-/usr/bin/python3 scripts/twin/train_twin.py --sweep fig6-quick --seed "$seed" --data-rng go \
+"$scratch/train" -sweep fig6-quick "${variant[@]}" -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
+/usr/bin/python3 scripts/twin/train_twin.py --sweep fig6-quick "${twin_variant[@]}" --seed "$seed" --data-rng go \
   --data "$data" --out "$scratch/torch-s$seed"
 
 # keep copies the sweep-level and per-run files the results keep.
@@ -48,3 +60,7 @@ keep() {
 keep "$scratch/ours-s$seed" "$results/ours/seed$seed"
 keep "$scratch/torch-s$seed" "$results/pytorch/seed$seed"
 "$scratch/train" -compare "$results/ours/seed*,$results/pytorch/seed*" -out "$results"
+if [[ $name != fig6-quick ]]; then
+  "$scratch/train" -compare "$results/ours/seed*,$repo/results/fig6-quick/ours/seed*" \
+    -compare-names zero-init,default -out "$results/against-default"
+fi
