@@ -86,6 +86,16 @@ def preset(name):
     raise SystemExit('-sweep %r: want one of fig6, fig6-quick' % name)
 
 
+def keep(runs, models, sweep):
+    """train.Sweep.Keep: the runs of the named models, in the preset's order."""
+    have = [c['model'] for c in runs]
+    missing = sorted(set(models) - set(have))
+    if missing:
+        raise SystemExit('-models %s: %r is not in the %s sweep (%s)' % (
+            ','.join(models), missing[0], sweep, ', '.join(have)))
+    return [c for c in runs if c['model'] in models]
+
+
 def validate(c):
     """train.Config.Validate (the checks that apply here)."""
     def bad(msg):
@@ -653,6 +663,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', '-model', help='model name: ' + ', '.join(MODELS) + ' (default resnet20)')
     ap.add_argument('--sweep', '-sweep', help='run a sweep preset: fig6-quick or fig6, into OUT/<model>')
+    ap.add_argument('--models', '-models',
+                    help='with --sweep: run only these of the preset\'s models (comma-separated), in its order')
     ap.add_argument('--out', '-out', help='run (or sweep) directory to create; an existing non-empty one is refused '
                     '(default runs/twin-<model or sweep>-<time>)')
     ap.add_argument('--data', '-data', default=DEFAULT_DATA,
@@ -700,7 +712,10 @@ def main(argv=None):
             raise SystemExit('--save-init and --sweep: one run only')
         if a.model:
             raise SystemExit('--model and --sweep: a sweep chooses its models')
-        runs = [apply(c) for c in preset(a.sweep)]
+        runs = preset(a.sweep)
+        if a.models is not None:
+            runs = keep(runs, a.models.split(','), a.sweep)
+        runs = [apply(c) for c in runs]
         d = a.out or os.path.join('runs', 'twin-%s-%s' % (a.sweep, stamp))
         refuse_nonempty(d, 'sweep')
         ds = load_cifar10(a.data)
@@ -715,6 +730,8 @@ def main(argv=None):
         summarize(d, a.sweep, results)
         log('sweep done: %s' % os.path.join(d, 'summary.md'))
         return
+    if a.models is not None:
+        raise SystemExit('--models goes with --sweep (a single run takes --model)')
     cfg = apply(paper(a.model or 'resnet20'))
     d = a.out or os.path.join('runs', 'twin-%s-%s' % (cfg['model'], stamp))
     refuse_nonempty(d, 'run')
