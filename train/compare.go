@@ -18,7 +18,7 @@ import (
 // Files CompareSweeps writes into its output directory.
 const (
 	CompareFigFile  = "comparison.png"  // one panel per model, both implementations
-	CompareMDFile   = "comparison.md"   // final errors side by side, mean and spread over seeds
+	CompareMDFile   = "comparison.md"   // final errors and early training side by side, mean and spread over seeds
 	CompareJSONFile = "comparison.json" // the same numbers, []ModelComparison
 )
 
@@ -33,8 +33,11 @@ type Spread struct {
 	Values []float64 `json:"values"` // one per seed, in the order of the sweeps given
 }
 
-// NewSpread summarizes values.
+// NewSpread summarizes values; with none it is the zero Spread.
 func NewSpread(values []float64) Spread {
+	if len(values) == 0 {
+		return Spread{}
+	}
 	s := Spread{Seeds: len(values), Values: values, Min: math.Inf(1), Max: math.Inf(-1)}
 	for _, v := range values {
 		s.Mean += v / float64(len(values))
@@ -62,6 +65,24 @@ type ModelComparison struct {
 	OursTest    Spread    `json:"ours_test_err"`
 	TheirsTrain Spread    `json:"theirs_train_err"`
 	TheirsTest  Spread    `json:"theirs_test_err"`
+	OursEarly   Early     `json:"ours_early"`
+	TheirsEarly Early     `json:"theirs_early"`
+}
+
+// EarlyErr is the training error that marks a run as having left chance
+// (90% on CIFAR-10): the bar of the paper's ResNet-110 warm-up, the
+// default Config.WarmupErr.
+const EarlyErr = 0.8
+
+// Early summarizes one side's first steps of one model over seeds, where
+// initialization shows: how high the loss starts, how long training error
+// takes to leave chance and where the first evaluation finds the test error.
+type Early struct {
+	FirstLoss     Spread `json:"first_loss"`      // training loss over the first logged window
+	FirstEvalIter int    `json:"first_eval_iter"` // the iteration of the first evaluation
+	FirstEvalErr  Spread `json:"first_eval_err"`  // test error at that evaluation
+	ItersBelow    Spread `json:"iters_below"`     // the first logged iteration with training error below EarlyErr, over the seeds that got there
+	NeverBelow    int    `json:"never_below"`     // seeds whose logged training error never fell below EarlyErr
 }
 
 // Agrees reports whether the two implementations' mean final errors (train
@@ -132,6 +153,45 @@ func (s *sweepSeeds) metrics(name string) ([][]Point, error) {
 	return runs, nil
 }
 
+// early summarizes the first steps of one model's runs, one per seed (as
+// read by metrics); every run must log a training loss and evaluate at the
+// same first iteration.
+func (s *sweepSeeds) early(model string, runs [][]Point) (Early, error) {
+	var e Early
+	var loss, evalErr, below []float64
+	for i, pts := range runs {
+		file := filepath.Join(s.dirs[i], model, MetricsFile)
+		firstLoss, firstEval, belowAt := -1.0, -1, -1
+		for _, p := range pts {
+			if firstLoss < 0 && p.TrainLoss != nil {
+				firstLoss = *p.TrainLoss
+			}
+			if firstEval < 0 && p.TestErr != nil {
+				firstEval = p.Iter
+				evalErr = append(evalErr, *p.TestErr)
+			}
+			if belowAt < 0 && p.TrainErr != nil && *p.TrainErr < EarlyErr {
+				belowAt = p.Iter
+			}
+		}
+		switch {
+		case firstLoss < 0 || firstEval < 0:
+			return e, errors.Errorf("compare: %s logs no training loss or no evaluation", file)
+		case i > 0 && firstEval != e.FirstEvalIter:
+			return e, errors.Errorf("compare: %s first evaluates at iteration %d, want %d as in the others", file, firstEval, e.FirstEvalIter)
+		}
+		e.FirstEvalIter = firstEval
+		loss = append(loss, firstLoss)
+		if belowAt < 0 {
+			e.NeverBelow++
+		} else {
+			below = append(below, float64(belowAt))
+		}
+	}
+	e.FirstLoss, e.FirstEvalErr, e.ItersBelow = NewSpread(loss), NewSpread(evalErr), NewSpread(below)
+	return e, nil
+}
+
 // meanCurve averages one value over the runs (in %), at the iterations
 // every run logged it.
 func meanCurve(runs [][]Point, value func(Point) *float64) plotter.XYs {
@@ -163,7 +223,8 @@ func meanCurve(runs [][]Point, value func(Point) *float64) plotter.XYs {
 // over seeds, the first side solid and the second dashed, thin training
 // error, bold test error, each seed's test error faint) and a table and JSON
 // of the final errors: mean, standard deviation and range over seeds, and
-// whether the sides agree within that spread. It returns the comparisons in
+// whether the sides agree within that spread; and of the early training
+// (Early), where the sides' initializations differ. It returns the comparisons in
 // the order of the first side's first sweep.
 func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelComparison, error) {
 	if len(ours) == 0 || len(theirs) == 0 {
@@ -187,8 +248,22 @@ func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelC
 		if c.TheirsTrain, c.TheirsTest, err = t.model(r.Model, r.Iters); err != nil {
 			return nil, err
 		}
+		oRuns, err := o.metrics(r.Model)
+		if err != nil {
+			return nil, err
+		}
+		tRuns, err := t.metrics(r.Model)
+		if err != nil {
+			return nil, err
+		}
+		if c.OursEarly, err = o.early(r.Model, oRuns); err != nil {
+			return nil, err
+		}
+		if c.TheirsEarly, err = t.early(r.Model, tRuns); err != nil {
+			return nil, err
+		}
 		cs = append(cs, c)
-		p, err := comparePanel(r.Model, []*sweepSeeds{o, t}, names[:])
+		p, err := comparePanel(r.Model, [][][]Point{oRuns, tRuns}, names[:])
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +275,10 @@ func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelC
 	if err := savePanels(filepath.Join(out, CompareFigFile), panels, vg.Length(len(panels))*4*vg.Inch, 4*vg.Inch); err != nil {
 		return nil, err
 	}
-	b, _ := json.MarshalIndent(cs, "", "  ")
+	b, err := json.MarshalIndent(cs, "", "  ")
+	if err != nil {
+		return nil, errors.Wrap(err, "compare")
+	}
 	if err := writeFileAtomic(filepath.Join(out, CompareJSONFile), append(b, '\n')); err != nil {
 		return nil, err
 	}
@@ -208,16 +286,13 @@ func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelC
 	return cs, writeFileAtomic(filepath.Join(out, CompareMDFile), []byte(md))
 }
 
-// comparePanel draws one model's curves for each implementation.
-func comparePanel(model string, sides []*sweepSeeds, names []string) (*plot.Plot, error) {
+// comparePanel draws one model's curves for each side, given as its
+// metrics over seeds.
+func comparePanel(model string, sides [][][]Point, names []string) (*plot.Plot, error) {
 	p := newPanel(model, "iterations", "error (%)")
-	for i, s := range sides {
+	for i, runs := range sides {
 		c := palette[(2*i+1)%len(palette)]
 		dashed := i > 0
-		runs, err := s.metrics(model)
-		if err != nil {
-			return nil, err
-		}
 		if len(runs) > 1 {
 			for _, pts := range runs {
 				if err := addLine(p, series(pts, testErr, 100), c, vg.Points(0.4), dashed, ""); err != nil {
@@ -230,14 +305,23 @@ func comparePanel(model string, sides []*sweepSeeds, names []string) (*plot.Plot
 			return nil, err
 		}
 		name := names[i] + " (test)"
-		if len(s.dirs) > 1 {
-			name = fmt.Sprintf("%s (test, mean of %d seeds)", names[i], len(s.dirs))
+		if len(runs) > 1 {
+			name = fmt.Sprintf("%s (test, mean of %d seeds)", names[i], len(runs))
 		}
 		if err := addLine(p, testMean, c, vg.Points(2.2), dashed, name); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// spreadText writes s's values times scale in format verb: the mean and
+// range over seeds, or the one value.
+func spreadText(s Spread, scale float64, verb string) string {
+	if s.Seeds == 1 {
+		return fmt.Sprintf(verb, scale*s.Mean)
+	}
+	return fmt.Sprintf(verb+" ["+verb+", "+verb+"]", scale*s.Mean, scale*s.Min, scale*s.Max)
 }
 
 func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, names [2]string) string {
@@ -259,6 +343,21 @@ func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, names [
 		}
 		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s |\n", c.Model, c.Iters,
 			pct(c.OursTrain), pct(c.TheirsTrain), pct(c.OursTest), pct(c.TheirsTest), agree)
+	}
+	fmt.Fprintf(&md, "\nEarly training, where initialization shows: mean [min, max] over seeds of the training loss over the first logged window, the first logged iteration with training error below %.0f%% (chance is 90%%) and the test error (%%) at the first evaluation.\n\n", 100*EarlyErr)
+	md.WriteString("| model | side | first loss | iterations to leave chance | test err at first evaluation |\n|---|---|---:|---:|---:|\n")
+	for _, c := range cs {
+		for i, e := range []Early{c.OursEarly, c.TheirsEarly} {
+			below := spreadText(e.ItersBelow, 1, "%.0f")
+			switch {
+			case e.ItersBelow.Seeds == 0:
+				below = "never"
+			case e.NeverBelow > 0:
+				below += fmt.Sprintf(" (never in %d seed(s))", e.NeverBelow)
+			}
+			fmt.Fprintf(&md, "| %s | %s | %s | %s | %s at %d |\n", c.Model, names[i], spreadText(e.FirstLoss, 1, "%.2f"),
+				below, spreadText(e.FirstEvalErr, 100, "%.2f"), e.FirstEvalIter)
+		}
 	}
 	md.WriteString("\nEvery seed (final train / test error, %):\n\n| model | side | sweep | train err | test err |\n|---|---|---|---:|---:|\n")
 	for _, c := range cs {

@@ -20,7 +20,8 @@ func TestNewSpread(t *testing.T) {
 }
 
 // fakeSweep writes a finished sweep's summary.json and metrics.jsonl: each
-// model's error falls linearly from 0.9 to its final value.
+// model's error falls linearly from 0.9 to its final value, logged every 10
+// iterations with a loss of 2.5 times the error and evaluated every 20.
 func fakeSweep(t *testing.T, dir string, iters int, final map[string]float64) {
 	t.Helper()
 	var rs []Result
@@ -30,7 +31,8 @@ func fakeSweep(t *testing.T, dir string, iters int, final map[string]float64) {
 		var lines []string
 		for it := 10; it <= iters; it += 10 {
 			v := 0.9 + (e-0.9)*float64(it)/float64(iters)
-			p := Point{Iter: it, TrainErr: &v}
+			loss := 2.5 * v
+			p := Point{Iter: it, TrainErr: &v, TrainLoss: &loss}
 			if it%20 == 0 {
 				w := v + 0.01
 				p.TestErr = &w
@@ -77,11 +79,19 @@ func TestCompareSweepsSeeds(t *testing.T) {
 	if cs[0].Agrees() || !cs[1].Agrees() {
 		t.Errorf("agreement: plain20 %v (want false), resnet20 %v (want true)", cs[0].Agrees(), cs[1].Agrees())
 	}
+	// ours plain20 falls below 80% at iteration 30 in every seed; its first
+	// window's error is 0.9+(final-0.9)/10, its first evaluation's at 20
+	// is 0.01 above 0.9+(final-0.9)/5.
+	if e := cs[0].OursEarly; e.ItersBelow.Mean != 30 || e.ItersBelow.Range() != 0 || e.NeverBelow != 0 || e.FirstEvalIter != 20 ||
+		math.Abs(e.FirstLoss.Mean-2.5*0.862) > 1e-9 || math.Abs(e.FirstEvalErr.Mean-0.834) > 1e-9 {
+		t.Errorf("plain20 early: %+v", e)
+	}
 	md, err := os.ReadFile(filepath.Join(out, CompareMDFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| plain20 | 100 | 52.00 ± 2.00 [50.00, 54.00] | 72.00 ± 2.00 [70.00, 74.00] |", "| no |", "| yes |", "| resnet20 | PyTorch | ../theirs/seed3 | 43.00 | 44.00 |"} {
+	for _, want := range []string{"| plain20 | 100 | 52.00 ± 2.00 [50.00, 54.00] | 72.00 ± 2.00 [70.00, 74.00] |", "| no |", "| yes |", "| resnet20 | PyTorch | ../theirs/seed3 | 43.00 | 44.00 |",
+		"| plain20 | ours | 2.16 [2.15, 2.16] | 30 [30, 30] | 83.40 [83.00, 83.80] at 20 |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("comparison.md lacks %q:\n%s", want, md)
 		}
@@ -89,6 +99,29 @@ func TestCompareSweepsSeeds(t *testing.T) {
 	for _, f := range []string{CompareFigFile, CompareJSONFile} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+
+	// A run that never leaves chance is counted, not averaged in.
+	stuck := filepath.Join(root, "stuck")
+	fakeSweep(t, stuck, 100, map[string]float64{"plain20": 0.9, "resnet20": 0.9})
+	cs, err = CompareSweeps(filepath.Join(root, "cmp-stuck"), []string{stuck}, append(theirs[:1], stuck), [2]string{"stuck", "mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := cs[0].OursEarly; e.NeverBelow != 1 || e.ItersBelow.Seeds != 0 {
+		t.Errorf("stuck early: %+v", e)
+	}
+	if e := cs[0].TheirsEarly; e.NeverBelow != 1 || e.ItersBelow.Seeds != 1 {
+		t.Errorf("mixed early: %+v", e)
+	}
+	md, err = os.ReadFile(filepath.Join(root, "cmp-stuck", CompareMDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| plain20 | stuck | 2.25 | never |", " (never in 1 seed(s)) |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("comparison.md lacks %q:\n%s", want, md)
 		}
 	}
 
