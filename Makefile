@@ -4,10 +4,11 @@
 # duration expires, Go 1.26's fuzz coordinator can race its own deadline and
 # fail with a bare "context deadline exceeded" that names no input
 # (golang/go#75804, fixed in Go 1.27). A count sets no deadline. Each is
-# about 5-10 s of fuzzing on the 2-core machine.
+# about 5-10 s of fuzzing on the 2-core machine. Minimizing a new input
+# gets a count too: its default, 60 s, once stalled FuzzRead for 50 s.
 .PHONY: test
 test:
 	go vet ./...
 	go test ./...
-	go test -run='^$$' -fuzz=FuzzRead -fuzztime=300000x ./safetensors
-	go test -run='^$$' -fuzz=FuzzParseRecords -fuzztime=100000x ./datasets/cifar10
+	go test -run='^$$' -fuzz=FuzzRead -fuzztime=300000x -fuzzminimizetime=2000x ./safetensors
+	go test -run='^$$' -fuzz=FuzzParseRecords -fuzztime=100000x -fuzzminimizetime=2000x ./datasets/cifar10
