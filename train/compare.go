@@ -70,8 +70,8 @@ type ModelComparison struct {
 }
 
 // EarlyErr is the training error that marks a run as having left chance
-// (90% on CIFAR-10): the bar of the paper's ResNet-110 warm-up, the
-// default Config.WarmupErr.
+// (90% on CIFAR-10): the paper's bar for ending ResNet-110's warm-up, so
+// also the default Config.WarmupErr.
 const EarlyErr = 0.8
 
 // Early summarizes one side's first steps of one model over seeds, where

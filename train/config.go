@@ -74,7 +74,7 @@ func Paper(model string) Config {
 		Model: model, Seed: 1,
 		Iters: 64000, BatchSize: 128, LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4,
 		Schedule: ScheduleStep, Milestones: []int{32000, 48000}, Gamma: 0.1,
-		Warmup: WarmupAuto, WarmupLR: 0.01, WarmupErr: 0.8,
+		Warmup: WarmupAuto, WarmupLR: 0.01, WarmupErr: EarlyErr,
 		Normalization: "per-pixel-mean",
 		EvalBatch:     200, EvalEvery: 1000, LogEvery: 50, CkptEvery: 1000,
 		Workers: 1,
