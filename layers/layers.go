@@ -206,3 +206,16 @@ func ShortcutB(s *Scope, name string, x *G.Node, cout, stride int) (*G.Node, err
 func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&softmaxCrossEntropyOp{opBase: newOpBase("SoftmaxCrossEntropy")}, logits, targets)
 }
+
+// Input makes a float32 graph input of the given shape backed by a new
+// slice, which it returns: a caller fills the slice before each run instead
+// of building a new tensor.
+func Input(g *G.ExprGraph, name string, shape ...int) (*G.Node, []float32) {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	back := make([]float32, n)
+	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(back))
+	return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), back
+}

@@ -32,10 +32,7 @@ func NewInference(m *Model, batch int, chw ...int) (*Inference, error) {
 		return nil, errors.Errorf("%s: inference batch %d of images %v, want a positive batch of (C, H, W)", m.name, batch, chw)
 	}
 	g := G.NewGraph()
-	shape := append([]int{batch}, chw...)
-	back := make([]float32, batch*chw[0]*chw[1]*chw[2])
-	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(shape...), G.WithName("input"),
-		G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(back))))
+	x, back := layers.Input(g, "input", append([]int{batch}, chw...)...)
 	net, err := m.Build(g, x)
 	if err != nil {
 		return nil, err

@@ -1,18 +1,15 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -164,84 +161,15 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// beforeRename, when set by tests, runs after the temporary file is
-// complete and before it replaces the target; an error aborts WriteFile.
-var beforeRename func(tempPath string) error
-
-// WriteFile writes f to path atomically: it writes a temporary file in the
-// same directory, syncs it, renames it over path and syncs the directory.
-// On any error the temporary file is removed and an existing file at path
-// is left as it was. A new file gets mode 0644; a replaced file keeps its
-// permissions. Errors name the path.
+// WriteFile writes f to path atomically (internal/atomicfile): a kill or a
+// failure at any moment leaves an existing file at path as it was, and no
+// temporary file behind except after a kill. A new file gets mode 0644; a
+// replaced file keeps its permissions. Errors name the path.
 func WriteFile(path string, f *File) error {
-	if err := writeFile(path, f); err != nil {
+	if _, _, err := encodeHeader(f); err != nil {
+		// invalid input: fail before touching the file system
 		return errors.WithMessagef(err, "safetensors: write %s", path)
 	}
-	return nil
-}
-
-func writeFile(path string, f *File) (err error) {
-	if _, _, err := encodeHeader(f); err != nil {
-		return err // invalid input: fail before touching the file system
-	}
-	perm := os.FileMode(0o644)
-	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
-		perm = info.Mode().Perm()
-	}
-	dir := filepath.Dir(path)
-	temp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return errors.Wrap(err, "creating a temporary file")
-	}
-	tempPath, closed := temp.Name(), false
-	defer func() {
-		if err != nil {
-			if !closed {
-				temp.Close()
-			}
-			os.Remove(tempPath)
-		}
-	}()
-	buffered := bufio.NewWriterSize(temp, 1<<20)
-	if err := write(buffered, f); err != nil {
-		return err
-	}
-	if err := buffered.Flush(); err != nil {
-		return errors.Wrap(err, "writing the temporary file")
-	}
-	if err := temp.Chmod(perm); err != nil {
-		return errors.Wrap(err, "setting permissions")
-	}
-	if err := temp.Sync(); err != nil {
-		return errors.Wrap(err, "syncing the temporary file")
-	}
-	closed = true
-	if err := temp.Close(); err != nil {
-		return errors.Wrap(err, "closing the temporary file")
-	}
-	if beforeRename != nil {
-		if err := beforeRename(tempPath); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tempPath, path); err != nil {
-		return errors.Wrap(err, "replacing the file")
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Windows cannot sync directories.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return errors.Wrap(err, "opening the directory to sync it")
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return errors.Wrap(err, "syncing the directory")
-	}
-	return nil
+	err := atomicfile.Write(path, func(w io.Writer) error { return write(w, f) })
+	return errors.WithMessage(err, "safetensors")
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
+	"github.com/gorgonia-zoo/resnet/internal/synthetic"
 )
 
 // BenchmarkStep compares a whole trainer step (batch copy, one-hot targets,
@@ -12,7 +13,7 @@ import (
 // ResNet-20 at batch 128 with the graph's RunAll+Reset alone: the
 // difference is the trainer's overhead.
 func BenchmarkStep(b *testing.B) {
-	ds := synthetic(256, 32)
+	ds := synthetic.CIFAR10(256, 32)
 	cfg := Paper("resnet20")
 	cfg.EvalLimit = 32
 	tr, err := New(cfg, ds, filepath.Join(b.TempDir(), "run"), Output{})

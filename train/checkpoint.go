@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/gorgonia-zoo/resnet/layers"
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
 	"github.com/gorgonia-zoo/resnet/safetensors"
+	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
-	"gorgonia.org/tensor"
 )
 
 // MomentumPrefix starts the names of the optimizer's momentum buffers in a
@@ -30,45 +30,36 @@ const (
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// checkpointFile returns the checkpoint's content: every tensor of state
-// (weights and BN buffers under torchvision's names, num_batches_tracked as
+// checkpointFile returns the checkpoint's content: the model's State as
+// weights.Encode writes it (torchvision's names, num_batches_tracked as
 // I64), the momentum buffers and the metadata.
 func (t *Trainer) checkpointFile() (*safetensors.File, error) {
-	f := &safetensors.File{Metadata: map[string]string{}}
-	for _, e := range t.model.State().Entries() {
-		shape := []int(e.Value.Shape())
-		switch d := e.Value.Data().(type) {
-		case []float32:
-			f.Tensors = append(f.Tensors, safetensors.FromFloat32(e.Name, shape, d))
-		case []int64:
-			f.Tensors = append(f.Tensors, safetensors.FromInt64(e.Name, shape, d))
-		case int64:
-			f.Tensors = append(f.Tensors, safetensors.FromInt64(e.Name, []int{}, []int64{d}))
-		default:
-			return nil, errors.Errorf("checkpoint: %s holds %T", e.Name, d)
-		}
+	cfg, _ := json.Marshal(t.cfg)
+	stats, _ := json.Marshal(t.stats)
+	m := map[string]string{
+		"format":            "pt",
+		"model":             t.cfg.Model,
+		MetaIteration:       strconv.Itoa(t.iter),
+		"seed":              strconv.FormatInt(t.cfg.Seed, 10),
+		MetaConfig:          string(cfg),
+		MetaStats:           string(stats),
+		"optimizer.started": strconv.FormatBool(t.step.Opt.Started),
+		"warmup.active":     strconv.FormatBool(t.warmup),
+		"warmup.seen":       strconv.FormatBool(t.warmSeen),
+		"warmup.ema":        fmtFloat(t.warmEMA),
+		"window.loss":       fmtFloat(t.winLoss),
+		"window.err":        fmtFloat(t.winErr),
+		"window.n":          strconv.Itoa(t.winN),
+		"elapsed_s":         fmtFloat(t.elapsedNow()),
+	}
+	f, err := weights.Encode(t.model.State(), m)
+	if err != nil {
+		return nil, errors.Wrap(err, "checkpoint")
 	}
 	for i, n := range t.step.Names {
 		e, _ := t.model.State().Get(n)
 		f.Tensors = append(f.Tensors, safetensors.FromFloat32(MomentumPrefix+n, []int(e.Value.Shape()), t.step.Opt.Bufs[i]))
 	}
-	cfg, _ := json.Marshal(t.cfg)
-	stats, _ := json.Marshal(t.stats)
-	m := f.Metadata
-	m["format"] = "pt"
-	m["model"] = t.cfg.Model
-	m[MetaIteration] = strconv.Itoa(t.iter)
-	m["seed"] = strconv.FormatInt(t.cfg.Seed, 10)
-	m[MetaConfig] = string(cfg)
-	m[MetaStats] = string(stats)
-	m["optimizer.started"] = strconv.FormatBool(t.step.Opt.Started)
-	m["warmup.active"] = strconv.FormatBool(t.warmup)
-	m["warmup.seen"] = strconv.FormatBool(t.warmSeen)
-	m["warmup.ema"] = fmtFloat(t.warmEMA)
-	m["window.loss"] = fmtFloat(t.winLoss)
-	m["window.err"] = fmtFloat(t.winErr)
-	m["window.n"] = strconv.Itoa(t.winN)
-	m["elapsed_s"] = fmtFloat(t.elapsedNow())
 	return f, nil
 }
 
@@ -78,7 +69,7 @@ func (t *Trainer) checkpoint() error {
 	for i, w := range t.step.Weights {
 		for _, v := range w {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return errors.Errorf("%s: %s holds %v at iteration %d: the run diverged and was stopped; the previous checkpoint is kept", t.cfg.Model, t.step.Names[i], v, t.iter)
+				return errors.Wrapf(ErrDiverged, "%s: %s holds %v at iteration %d; the previous checkpoint is kept", t.cfg.Model, t.step.Names[i], v, t.iter)
 			}
 		}
 	}
@@ -99,7 +90,8 @@ func (t *Trainer) loadCheckpoint(path string) error {
 	if err != nil {
 		return errors.Wrap(err, "checkpoint")
 	}
-	if err := LoadState(f, t.model.State()); err != nil {
+	opts := weights.LoadOptions{SkipPrefixes: []string{MomentumPrefix}}
+	if _, err := weights.LoadState(t.model.State(), f, opts); err != nil {
 		return errors.Wrap(err, path)
 	}
 	for i, n := range t.step.Names {
@@ -144,43 +136,6 @@ func (t *Trainer) loadCheckpoint(path string) error {
 		return errors.Errorf("%s: checkpoint of %s seed %s, but the run's config says %s seed %d", path, m["model"], m["seed"], t.cfg.Model, t.cfg.Seed)
 	}
 	t.lastCkpt = t.iter
-	return nil
-}
-
-// LoadState copies every tensor of state from f, which must hold each of
-// them with the same shape.
-func LoadState(f *safetensors.File, state *layers.State) error {
-	for _, e := range state.Entries() {
-		tt, ok := f.Get(e.Name)
-		if !ok {
-			return errors.Errorf("no tensor %s", e.Name)
-		}
-		if !tensor.Shape(tt.Shape).Eq(e.Value.Shape()) && !(len(tt.Shape) == 0 && e.Value.Shape().IsScalar()) {
-			return errors.Errorf("%s has shape %v, the model's is %v", e.Name, tt.Shape, e.Value.Shape())
-		}
-		switch d := e.Value.Data().(type) {
-		case []float32:
-			v, err := tt.Float32s()
-			if err != nil {
-				return errors.Wrap(err, e.Name)
-			}
-			copy(d, v)
-		case []int64:
-			v, err := tt.Int64s()
-			if err != nil {
-				return errors.Wrap(err, e.Name)
-			}
-			copy(d, v)
-		case int64:
-			v, err := tt.Int64s()
-			if err != nil || len(v) != 1 {
-				return errors.Errorf("%s: want one I64 (%v)", e.Name, err)
-			}
-			e.Value.Set(0, v[0])
-		default:
-			return errors.Errorf("%s holds %T", e.Name, d)
-		}
-	}
 	return nil
 }
 
@@ -243,5 +198,5 @@ func (t *Trainer) loadMetrics() error {
 		b, _ := json.Marshal(p)
 		buf.Write(append(b, '\n'))
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes())
 }

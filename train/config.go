@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/pkg/errors"
 )
@@ -22,6 +23,10 @@ const (
 	WarmupOn   = "on"
 	WarmupOff  = "off"
 )
+
+// ChanceErr is the training error below which a run has left chance (90%
+// for ten classes): the paper's warm-up bar for the 110-layer nets.
+const ChanceErr = 0.8
 
 // Config is every setting of a training run. Paper returns the values of He
 // et al. 2016, section 4.2; config.json of a run directory holds it.
@@ -47,7 +52,7 @@ type Config struct {
 	WarmupLR  float64 `json:"warmup_lr"`
 	WarmupErr float64 `json:"warmup_err"`
 
-	Normalization string `json:"normalization"` // "per-pixel-mean" (paper) or "per-channel"
+	Normalization cifar10.Normalization `json:"normalization"` // per-pixel mean subtraction (the paper's) or per-channel standardization
 	Val           bool   `json:"val"`           // train on 45k, evaluate on the held-out 5k
 	TrainLimit    int    `json:"train_limit"`   // train on the first N training images; 0 means all
 	EvalLimit     int    `json:"eval_limit"`    // evaluate on the first N evaluation images; 0 means all
@@ -74,62 +79,80 @@ func Paper(model string) Config {
 		Model: model, Seed: 1,
 		Iters: 64000, BatchSize: 128, LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4,
 		Schedule: ScheduleStep, Milestones: []int{32000, 48000}, Gamma: 0.1,
-		Warmup: WarmupAuto, WarmupLR: 0.01, WarmupErr: EarlyErr,
-		Normalization: "per-pixel-mean",
+		Warmup: WarmupAuto, WarmupLR: 0.01, WarmupErr: ChanceErr,
+		Normalization: cifar10.PerPixelMean,
 		EvalBatch:     200, EvalEvery: 1000, LogEvery: 50, CkptEvery: 1000,
 		Workers: 1,
 	}
 }
 
-// Validate reports the first bad setting, naming it as the command's flag.
+// FieldError is an invalid Config setting: the field, its value and what
+// the field wants. A command maps Field to its own flag names.
+type FieldError struct {
+	Field string // the Config field, e.g. "Iters"
+	Value any    // the rejected value
+	Want  string // what the field accepts, e.g. "> 0"
+}
+
+func (e *FieldError) Error() string {
+	if s, ok := e.Value.(string); ok {
+		return fmt.Sprintf("Config.%s: %q, want %s", e.Field, s, e.Want)
+	}
+	return fmt.Sprintf("Config.%s: %v, want %s", e.Field, e.Value, e.Want)
+}
+
+// Validate reports the first bad setting as a *FieldError.
 func (c *Config) Validate() error {
 	known := false
 	for _, n := range models.Names() {
 		known = known || n == c.Model
 	}
+	bad := func(field string, value any, want string) error {
+		return &FieldError{Field: field, Value: value, Want: want}
+	}
 	switch {
 	case !known:
-		return errors.Errorf("-model %q: want one of %s", c.Model, strings.Join(models.Names(), ", "))
+		return bad("Model", c.Model, "one of "+strings.Join(models.Names(), ", "))
 	case c.Iters <= 0:
-		return errors.Errorf("-iters %d: want a positive number of iterations", c.Iters)
+		return bad("Iters", c.Iters, "> 0")
 	case c.BatchSize <= 0:
-		return errors.Errorf("-batch %d: want a positive batch size", c.BatchSize)
+		return bad("BatchSize", c.BatchSize, "> 0")
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return errors.Errorf("-lr %v: want a positive finite learning rate", c.LR)
+		return bad("LR", c.LR, "a finite number > 0")
 	case !(c.Momentum >= 0 && c.Momentum < 1):
-		return errors.Errorf("-momentum %v: want 0 <= momentum < 1", c.Momentum)
+		return bad("Momentum", c.Momentum, "0 <= momentum < 1")
 	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
-		return errors.Errorf("-wd %v: want a finite weight decay >= 0", c.WeightDecay)
+		return bad("WeightDecay", c.WeightDecay, "a finite number >= 0")
 	case c.Schedule != ScheduleStep && c.Schedule != ScheduleCosine:
-		return errors.Errorf("-schedule %q: want step or cosine", c.Schedule)
+		return bad("Schedule", c.Schedule, ScheduleStep+" or "+ScheduleCosine)
 	case !(c.Gamma > 0 && c.Gamma <= 1):
-		return errors.Errorf("-gamma %v: want 0 < gamma <= 1", c.Gamma)
+		return bad("Gamma", c.Gamma, "0 < gamma <= 1")
 	case c.Warmup != WarmupAuto && c.Warmup != WarmupOn && c.Warmup != WarmupOff:
-		return errors.Errorf("-warmup %q: want auto, on or off", c.Warmup)
-	case !(c.WarmupLR > 0):
-		return errors.Errorf("-warmup-lr %v: want a positive learning rate", c.WarmupLR)
+		return bad("Warmup", c.Warmup, WarmupAuto+", "+WarmupOn+" or "+WarmupOff)
+	case !(c.WarmupLR > 0) || math.IsInf(c.WarmupLR, 0):
+		return bad("WarmupLR", c.WarmupLR, "a finite number > 0")
 	case !(c.WarmupErr > 0 && c.WarmupErr <= 1):
-		return errors.Errorf("-warmup-err %v: want 0 < error <= 1", c.WarmupErr)
-	case c.Normalization != "per-pixel-mean" && c.Normalization != "per-channel":
-		return errors.Errorf("-norm %q: want per-pixel-mean or per-channel", c.Normalization)
+		return bad("WarmupErr", c.WarmupErr, "0 < error <= 1")
+	case c.Normalization != cifar10.PerPixelMean && c.Normalization != cifar10.PerChannel:
+		return bad("Normalization", c.Normalization, cifar10.PerPixelMean.String()+" or "+cifar10.PerChannel.String())
 	case c.TrainLimit < 0:
-		return errors.Errorf("-train-limit %d: want >= 0 (0 means all images)", c.TrainLimit)
+		return bad("TrainLimit", c.TrainLimit, ">= 0 (0 means all images)")
 	case c.EvalLimit < 0:
-		return errors.Errorf("-eval-limit %d: want >= 0 (0 means all images)", c.EvalLimit)
+		return bad("EvalLimit", c.EvalLimit, ">= 0 (0 means all images)")
 	case c.EvalBatch <= 0:
-		return errors.Errorf("-eval-batch %d: want a positive batch size", c.EvalBatch)
+		return bad("EvalBatch", c.EvalBatch, "> 0")
 	case c.EvalEvery < 0:
-		return errors.Errorf("-eval-every %d: want >= 0 (0 means only at the end)", c.EvalEvery)
+		return bad("EvalEvery", c.EvalEvery, ">= 0 (0 means only at the end)")
 	case c.LogEvery <= 0:
-		return errors.Errorf("-log-every %d: want a positive number of iterations", c.LogEvery)
+		return bad("LogEvery", c.LogEvery, "> 0")
 	case c.CkptEvery < 0:
-		return errors.Errorf("-ckpt-every %d: want >= 0 (0 means only at the end)", c.CkptEvery)
+		return bad("CkptEvery", c.CkptEvery, ">= 0 (0 means only at the end)")
 	case c.Workers < 0:
-		return errors.Errorf("-workers %d: want >= 0", c.Workers)
+		return bad("Workers", c.Workers, ">= 0")
 	}
 	for i, m := range c.Milestones {
 		if m <= 0 || (i > 0 && m <= c.Milestones[i-1]) {
-			return errors.Errorf("-milestones %v: want increasing positive iterations", c.Milestones)
+			return bad("Milestones", c.Milestones, "increasing iterations > 0")
 		}
 	}
 	return nil
@@ -173,9 +196,22 @@ func ParseMilestones(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		var v int
 		if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d", &v); err != nil || fmt.Sprint(v) != strings.TrimSpace(f) {
-			return nil, errors.Errorf("-milestones %q: want comma-separated iterations, e.g. 32000,48000", s)
+			return nil, errors.Errorf("milestones %q: want comma-separated iterations, e.g. 32000,48000", s)
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// ScaledMilestones returns the paper's milestones moved to a run of iters
+// iterations: 50% and 75% of it (32k and 48k of 64k).
+func ScaledMilestones(iters int) []int {
+	a, b := iters/2, iters*3/4
+	switch {
+	case a <= 0:
+		return nil
+	case b <= a:
+		return []int{a}
+	}
+	return []int{a, b}
 }

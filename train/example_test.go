@@ -37,7 +37,7 @@ func Example() {
 	for _, p := range t.Points() {
 		fmt.Printf("iter %d lr %g evaluated %v\n", p.Iter, p.LR, p.TestErr != nil)
 	}
-	for _, f := range []string{train.ConfigFile, train.MetricsFile, train.CheckpointFile, train.CurvesFile, train.ResultFile} {
+	for _, f := range []string{train.ConfigFile, train.MetricsFile, train.CheckpointFile, train.ResultFile, train.WeightsFile} {
 		_, err := os.Stat(filepath.Join(dir, "run", f))
 		fmt.Println(f, err == nil)
 	}
@@ -48,8 +48,8 @@ func Example() {
 	// config.json true
 	// metrics.jsonl true
 	// checkpoint.safetensors true
-	// curves.png true
 	// result.json true
+	// weights.safetensors true
 }
 
 // fake returns n images of random-looking pixels with labels 0..9.

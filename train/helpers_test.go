@@ -9,27 +9,6 @@ import (
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 )
 
-// synthetic returns a small learnable data set: each class has its own
-// colour plus noise.
-func synthetic(nTrain, nTest int) *cifar10.Dataset {
-	mk := func(n int, salt uint64) *cifar10.Set {
-		s := &cifar10.Set{Pixels: make([]byte, n*cifar10.ImageLen), Labels: make([]uint8, n)}
-		h := salt
-		for i := 0; i < n; i++ {
-			l := uint8(i % cifar10.NumClasses)
-			s.Labels[i] = l
-			img := s.Image(i)
-			for j := range img {
-				h = h*6364136223846793005 + 1442695040888963407
-				base := 40 + 20*int(l)*(1+j/cifar10.PlaneLen)%200
-				img[j] = byte(base + int(h>>58))
-			}
-		}
-		return s
-	}
-	return &cifar10.Dataset{Train: mk(nTrain, 1), Test: mk(nTest, 2)}
-}
-
 // tiny is a configuration that trains in seconds.
 func tiny(iters int) Config {
 	c := Paper("resnet20")
@@ -70,4 +49,9 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorgonia-zoo/resnet/internal/synthetic"
 )
 
 const killDirEnv = "TRAIN_TEST_CHECKPOINT_LOOP_DIR"
@@ -19,7 +21,7 @@ func TestCheckpointLoopHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process only")
 	}
-	tr, err := Resume(dir, synthetic(64, 32), Output{}, 1<<30)
+	tr, err := Resume(dir, synthetic.CIFAR10(64, 32), Output{}, func(c *Config) { c.Iters = 1 << 30 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestCheckpointLoopHelper(t *testing.T) {
 // checkpoint.
 func TestKill9DuringCheckpoint(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	runTiny(t, tiny(2), synthetic(64, 32), dir)
+	runTiny(t, tiny(2), synthetic.CIFAR10(64, 32), dir)
 	for round := 0; round < 3; round++ {
 		os.Remove(filepath.Join(dir, "helper-started"))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCheckpointLoopHelper$")
@@ -57,9 +59,12 @@ func TestKill9DuringCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		tr, err := Resume(dir, synthetic(64, 32), Output{}, 1<<30)
+		tr, err := Resume(dir, synthetic.CIFAR10(64, 32), Output{}, func(c *Config) { c.Iters = 1 << 30 })
 		if err != nil {
 			t.Fatalf("round %d: after kill -9 the checkpoint does not load: %v", round, err)
+		}
+		if stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(stale) > 0 {
+			t.Errorf("round %d: resume left the killed write's temporaries %q", round, stale)
 		}
 		it := tr.Iteration()
 		if w := tr.step.Weights[0][0]; it > 2 && w != float32(it) {

@@ -5,7 +5,6 @@ import (
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // Step is a model's training graph at a fixed batch size: input and one-hot
@@ -38,13 +37,13 @@ type Step struct {
 func NewStep(m *models.Model, batch int, momentum, weightDecay float64) (*Step, error) {
 	g := G.NewGraph()
 	in := m.InputShape()
-	xn, x := input(g, "input", batch, in[0], in[1], in[2])
+	xn, x := layers.Input(g, "input", batch, in[0], in[1], in[2])
 	net, err := m.Build(g, xn)
 	if err != nil {
 		return nil, err
 	}
 	classes := net.Logits.Shape()[1]
-	yn, y := input(g, "targets", batch, classes)
+	yn, y := layers.Input(g, "targets", batch, classes)
 	loss, err := layers.SoftmaxCrossEntropy(net.Logits, yn)
 	if err != nil {
 		return nil, err
@@ -151,14 +150,3 @@ func (s *Step) Update(lr float64) error {
 
 // Close releases the tape machine.
 func (s *Step) Close() error { return layers.CloseMachine(s.vm) }
-
-// input makes a float32 graph input backed by a new slice.
-func input(g *G.ExprGraph, name string, shape ...int) (*G.Node, []float32) {
-	n := 1
-	for _, s := range shape {
-		n *= s
-	}
-	back := make([]float32, n)
-	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(back))
-	return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), back
-}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/internal/leaktest"
+	"github.com/gorgonia-zoo/resnet/internal/synthetic"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/safetensors"
 	"github.com/pkg/errors"
@@ -19,7 +20,7 @@ import (
 // interruptions (a cancelled context, as SIGINT gives) and resumes end with
 // the same weights, buffers and momentum, bit for bit.
 func TestResumeIsBitwiseIdentical(t *testing.T) {
-	ds := synthetic(64, 32)
+	ds := synthetic.CIFAR10(64, 32)
 	cfg := tiny(6)
 	cfg.CkptEvery = 0 // checkpoints only at the end and on interruption
 	straight := filepath.Join(t.TempDir(), "straight")
@@ -37,7 +38,7 @@ func TestResumeIsBitwiseIdentical(t *testing.T) {
 	}
 	tr.Close()
 	for i, ctx := range []context.Context{cancelled, context.Background()} {
-		tr, err := Resume(pieces, ds, Output{}, 0)
+		tr, err := Resume(pieces, ds, Output{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +93,7 @@ func TestResumeIsBitwiseIdentical(t *testing.T) {
 // TestNaNStops: a diverging run stops with a clear error at the first
 // non-finite loss and keeps the last good checkpoint.
 func TestNaNStops(t *testing.T) {
-	ds := synthetic(64, 32)
+	ds := synthetic.CIFAR10(64, 32)
 	cfg := tiny(40)
 	cfg.LR, cfg.Milestones, cfg.CkptEvery = 1e30, nil, 1
 	dir := filepath.Join(t.TempDir(), "run")
@@ -123,7 +124,7 @@ func TestNaNStops(t *testing.T) {
 
 // TestExistingRunRefused: New never writes into an existing run.
 func TestExistingRunRefused(t *testing.T) {
-	ds := synthetic(64, 32)
+	ds := synthetic.CIFAR10(64, 32)
 	dir := filepath.Join(t.TempDir(), "run")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func TestStepCollected(t *testing.T) {
 // TestTrainerCollected: a closed Trainer, after training, evaluating and
 // analyzing, is freed with everything it built.
 func TestTrainerCollected(t *testing.T) {
-	ds := synthetic(64, 32)
+	ds := synthetic.CIFAR10(64, 32)
 	cfg := tiny(2)
 	cfg.Analyze = true
 	leaktest.AssertCollected(t, "a closed Trainer", func() (*Trainer, error) {
@@ -205,4 +206,38 @@ func TestTrainerCollected(t *testing.T) {
 		tr.Close()
 		return err
 	})
+}
+
+// TestWarmup: with the warm-up on, training starts at WarmupLR and returns
+// to LR once the training error falls below WarmupErr.
+func TestWarmup(t *testing.T) {
+	ds := synthetic.CIFAR10(64, 32)
+	cfg := tiny(6)
+	cfg.Warmup, cfg.WarmupErr, cfg.Milestones = WarmupOn, 0.999, nil
+	tr, err := New(cfg, ds, filepath.Join(t.TempDir(), "run"), Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pts := tr.Points()
+	if pts[0].LR != cfg.WarmupLR || pts[len(pts)-1].LR != cfg.LR {
+		t.Fatalf("LR %v at the start and %v at the end, want %v then %v", pts[0].LR, pts[len(pts)-1].LR, cfg.WarmupLR, cfg.LR)
+	}
+	cfg.WarmupErr = 1e-9 // never reached
+	tr, err = New(cfg, ds, filepath.Join(t.TempDir(), "run2"), Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tr.Points() {
+		if p.LR != cfg.WarmupLR {
+			t.Fatalf("iteration %d at LR %v during the warm-up", p.Iter, p.LR)
+		}
+	}
 }

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
@@ -26,12 +28,10 @@ const (
 	ConfigFile     = "config.json"            // RunInfo: the Config, versions, creation time
 	MetricsFile    = "metrics.jsonl"          // one Point per line
 	CheckpointFile = "checkpoint.safetensors" // the latest checkpoint
-	CurvesFile     = "curves.png"             // loss and error against iterations
 	ResultFile     = "result.json"            // Result, written when the run finishes
 	WeightsFile    = "weights.safetensors"    // the final weights with their normalization, for -eval and -predict
 	StatsFile      = "stats.json"             // the normalization statistics (cifar10.Stats), for inference
-	AnalysisFile   = "analysis.json"          // Analysis, with Config.Analyze
-	ResponsesFile  = "responses.png"          // layer response std, with Config.Analyze
+	LockFile       = ".lock"                  // held by the process training in the directory
 )
 
 // ValSplitSeed fixes the 45k/5k split of Config.Val, so every run of a
@@ -41,6 +41,23 @@ const ValSplitSeed = 1
 // ErrInterrupted is returned by Run when its context was cancelled (SIGINT,
 // SIGTERM): the current step was finished and a checkpoint written.
 var ErrInterrupted = errors.New("training interrupted; checkpoint written")
+
+// ErrDiverged is returned (wrapped, with the model, the iteration and the
+// value) by Run when a loss, a metric or a weight is no longer finite. The
+// last checkpoint, written before, is kept.
+var ErrDiverged = errors.New("the run diverged and was stopped")
+
+// Hooks let a caller act at a run's milestones (draw its curves, analyze
+// the trained net) without the trainer knowing what for. A hook's error
+// stops the run.
+type Hooks struct {
+	// Saved runs after each evaluation and each checkpoint, when
+	// metrics.jsonl (and the checkpoint) are up to date.
+	Saved func(*Trainer) error
+	// Finished runs after the last iteration, before the final weights
+	// and result.json are written.
+	Finished func(*Trainer) error
+}
 
 // Output is where a run reports progress.
 type Output struct {
@@ -94,13 +111,19 @@ type Result struct {
 	EvalSet       string  `json:"eval_set"`
 }
 
-// Trainer trains one model in one run directory.
+// Trainer trains one model in one run directory, which it locks (LockFile)
+// from New or Resume until Close: a second process gets an error instead
+// of writing the same files.
 type Trainer struct {
-	cfg   Config
-	dir   string
-	out   Output
-	model *models.Model
-	info  RunInfo
+	// Hooks are called during Run; set them before it.
+	Hooks Hooks
+
+	cfg    Config
+	dir    string
+	out    Output
+	model  *models.Model
+	info   RunInfo
+	unlock func()
 
 	train, eval *cifar10.Set
 	stats       cifar10.Stats
@@ -132,25 +155,27 @@ func PrepareData(ds *cifar10.Dataset, cfg Config) (train, eval *cifar10.Set, nam
 	if cfg.Val {
 		train, eval, err = ds.Train.Split(cifar10.PaperValidationImages, ValSplitSeed)
 		if err != nil {
-			return nil, nil, "", errors.Wrap(err, "-val")
+			return nil, nil, "", errors.Wrap(err, "validation split")
 		}
 		name = "val"
 	}
 	train, eval = train.Head(cfg.TrainLimit), eval.Head(cfg.EvalLimit)
 	if train.Len() < cfg.BatchSize {
-		return nil, nil, "", errors.Errorf("-batch %d: the training set has only %d images", cfg.BatchSize, train.Len())
+		return nil, nil, "", &FieldError{Field: "BatchSize", Value: cfg.BatchSize, Want: fmt.Sprintf("<= %d, the training set's size", train.Len())}
 	}
 	return train, eval, name, nil
 }
 
 // New starts a fresh run of cfg on ds in dir, which must not exist or be
-// empty: an existing run is never overwritten (use Resume).
+// empty: an existing run is never overwritten (use Resume). The directory
+// gets config.json, stats.json, an empty metrics.jsonl and the checkpoint
+// of iteration 0, so that every run directory can be resumed.
 func New(cfg Config, ds *cifar10.Dataset, dir string, out Output) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, errors.Errorf("run directory %s already exists and is not empty; resume it with -resume %s or choose another -out", dir, dir)
+		return nil, errors.Errorf("run directory %s already exists and is not empty; resume it or choose another directory", dir)
 	} else if err != nil && !os.IsNotExist(err) {
 		return nil, errors.Wrap(err, "run directory")
 	}
@@ -158,74 +183,140 @@ func New(cfg Config, ds *cifar10.Dataset, dir string, out Output) (*Trainer, err
 	if err != nil {
 		return nil, err
 	}
-	if cfg.InitFrom != "" {
-		r, err := weights.InitFrom(cfg.InitFrom, t.model, weights.LoadOptions{NonStrict: cfg.InitNonStrict})
-		if err != nil {
-			return nil, errors.WithMessage(err, "-init-from")
-		}
-		if len(r.Skipped) > 0 && out.W != nil {
-			fmt.Fprintf(out.W, "-init-from %s: kept the fresh %s\n", cfg.InitFrom, strings.Join(r.Skipped, ", "))
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, errors.Wrap(err, "run directory")
-	}
-	t.info.Created = time.Now().UTC().Format(time.RFC3339)
-	b, _ := json.MarshalIndent(t.info, "", "  ")
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), append(b, '\n')); err != nil {
-		return nil, err
-	}
-	b, _ = json.Marshal(t.stats)
-	if err := writeFileAtomic(filepath.Join(dir, StatsFile), append(b, '\n')); err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, MetricsFile), nil); err != nil {
+	if err := t.start(); err != nil {
+		t.Close()
 		return nil, err
 	}
 	return t, nil
 }
 
-// Resume continues the run in dir from its checkpoint. With iters > 0 the
-// run's length is changed to iters (to extend a finished run).
-func Resume(dir string, ds *cifar10.Dataset, out Output, iters int) (*Trainer, error) {
+// start initializes a new run directory for t.
+func (t *Trainer) start() error {
+	if cfg := t.cfg; cfg.InitFrom != "" {
+		r, err := weights.InitFrom(cfg.InitFrom, t.model, weights.LoadOptions{NonStrict: cfg.InitNonStrict})
+		if err != nil {
+			return errors.WithMessage(err, "initial weights")
+		}
+		if len(r.Skipped) > 0 && t.out.W != nil {
+			fmt.Fprintf(t.out.W, "initial weights %s: kept the fresh %s\n", cfg.InitFrom, strings.Join(r.Skipped, ", "))
+		}
+	}
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return errors.Wrap(err, "run directory")
+	}
+	if err := t.lock(); err != nil {
+		return err
+	}
+	t.info.Created = time.Now().UTC().Format(time.RFC3339)
+	if err := t.writeInfo(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(t.stats)
+	if err := atomicfile.WriteFile(filepath.Join(t.dir, StatsFile), append(b, '\n')); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(t.dir, MetricsFile), nil); err != nil {
+		return err
+	}
+	return t.checkpoint()
+}
+
+// writeInfo writes config.json.
+func (t *Trainer) writeInfo() error {
+	b, _ := json.MarshalIndent(t.info, "", "  ")
+	return atomicfile.WriteFile(filepath.Join(t.dir, ConfigFile), append(b, '\n'))
+}
+
+// ReadRunInfo reads the config.json of the run directory dir.
+func ReadRunInfo(dir string) (RunInfo, error) {
+	var info RunInfo
 	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
-		return nil, errors.Wrapf(err, "-resume %s: not a run directory", dir)
+		return info, errors.Wrapf(err, "%s is not a run directory", dir)
 	}
-	var info RunInfo
 	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, errors.Wrapf(err, "-resume %s: %s", dir, ConfigFile)
+		return info, errors.Wrapf(err, "%s", filepath.Join(dir, ConfigFile))
+	}
+	return info, nil
+}
+
+// Resume continues the run in dir from its checkpoint, with the Config
+// recorded in config.json. If change is not nil it may alter that Config
+// first (a larger Iters to extend a finished run, another Data path, other
+// intervals or learning rates); the changed Config is validated and
+// recorded. The settings that the checkpoint and the batch order depend on
+// cannot change: Model, Seed, ZeroInitResidual, BatchSize, Normalization,
+// Val, TrainLimit and InitFrom. A directory without a checkpoint is an
+// error, never a silent restart; stale temporary files that a killed
+// process left are removed.
+func Resume(dir string, ds *cifar10.Dataset, out Output, change func(*Config)) (*Trainer, error) {
+	info, err := ReadRunInfo(dir)
+	if err != nil {
+		return nil, err
 	}
 	cfg := info.Config
-	if iters > 0 {
-		cfg.Iters = iters
+	if change != nil {
+		change(&cfg)
+		if err := sameRun(info.Config, cfg); err != nil {
+			return nil, err
+		}
 	}
 	t, err := newTrainer(cfg, ds, dir, out)
 	if err != nil {
 		return nil, err
 	}
-	t.info.Created = info.Created
-	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
-		if err := t.loadCheckpoint(filepath.Join(dir, CheckpointFile)); err != nil {
-			return nil, err
-		}
-	} else if !os.IsNotExist(err) {
-		return nil, errors.Wrap(err, "checkpoint")
-	}
-	if t.iter >= cfg.Iters && exists(filepath.Join(dir, ResultFile)) {
-		return nil, errors.Errorf("-resume %s: the run already finished its %d iterations (give a larger -iters to extend it)", dir, t.iter)
-	}
-	if iters > 0 {
-		b, _ := json.MarshalIndent(t.info, "", "  ")
-		if err := writeFileAtomic(filepath.Join(dir, ConfigFile), append(b, '\n')); err != nil {
-			return nil, err
-		}
-	}
-	// Metrics logged after the checkpoint are logged again.
-	if err := t.loadMetrics(); err != nil {
+	if err := t.resume(info, change != nil); err != nil {
+		t.Close()
 		return nil, err
 	}
 	return t, nil
+}
+
+// resume restores t from its locked directory's checkpoint and metrics.
+func (t *Trainer) resume(recorded RunInfo, changed bool) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
+	if _, err := atomicfile.RemoveStale(t.dir); err != nil {
+		return err
+	}
+	t.info.Created = recorded.Created
+	ckpt := filepath.Join(t.dir, CheckpointFile)
+	if _, err := os.Stat(ckpt); err != nil {
+		return errors.Wrapf(err, "run directory %s has no checkpoint to resume from", t.dir)
+	}
+	if err := t.loadCheckpoint(ckpt); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(t.dir, ResultFile)); err == nil && t.iter >= t.cfg.Iters {
+		return errors.Errorf("run %s already finished its %d iterations (resume it with more iterations to extend it)", t.dir, t.iter)
+	}
+	if changed {
+		if err := t.writeInfo(); err != nil {
+			return err
+		}
+	}
+	// Metrics logged after the checkpoint are logged again.
+	return t.loadMetrics()
+}
+
+// sameRun refuses a change to the settings a checkpoint depends on.
+func sameRun(was, now Config) error {
+	fixed := []struct {
+		field    string
+		was, now any
+	}{
+		{"Model", was.Model, now.Model}, {"Seed", was.Seed, now.Seed},
+		{"ZeroInitResidual", was.ZeroInitResidual, now.ZeroInitResidual}, {"BatchSize", was.BatchSize, now.BatchSize},
+		{"Normalization", was.Normalization, now.Normalization}, {"Val", was.Val, now.Val},
+		{"TrainLimit", was.TrainLimit, now.TrainLimit}, {"InitFrom", was.InitFrom, now.InitFrom},
+	}
+	for _, f := range fixed {
+		if f.was != f.now {
+			return &FieldError{Field: f.field, Value: f.now, Want: fmt.Sprintf("%v, the run's own (a resumed run cannot change it)", f.was)}
+		}
+	}
+	return nil
 }
 
 func newTrainer(cfg Config, ds *cifar10.Dataset, dir string, out Output) (*Trainer, error) {
@@ -238,19 +329,15 @@ func newTrainer(cfg Config, ds *cifar10.Dataset, dir string, out Output) (*Train
 	if t.train, t.eval, evalName, err = PrepareData(ds, cfg); err != nil {
 		return nil, err
 	}
-	norm := cifar10.PerPixelMean
-	if cfg.Normalization == "per-channel" {
-		norm = cifar10.PerChannel
-	}
-	if t.stats, err = cifar10.ComputeStats(t.train, norm); err != nil {
+	if t.stats, err = cifar10.ComputeStats(t.train, cfg.Normalization); err != nil {
 		return nil, err
 	}
 	t.model, err = models.New(cfg.Model, models.Options{Seed: cfg.Seed, ZeroInitResidual: cfg.ZeroInitResidual})
 	if err != nil {
-		return nil, errors.Wrap(err, "-model")
+		return nil, err
 	}
 	if !t.model.CIFAR() {
-		return nil, errors.Errorf("-model %s: an ImageNet model; the trainer trains the CIFAR-10 models (resnet20..1202, plain20..110)", cfg.Model)
+		return nil, &FieldError{Field: "Model", Value: cfg.Model, Want: "a CIFAR-10 model (resnet20..1202, plain20..110); " + cfg.Model + " is an ImageNet model"}
 	}
 	if err := t.buildTraining(); err != nil {
 		return nil, err
@@ -324,10 +411,14 @@ func (t *Trainer) buildEval() error {
 	return err
 }
 
-// Close releases the trainer's machines.
+// Close releases the trainer's machines and its run directory's lock.
 func (t *Trainer) Close() {
 	t.step.Close()
 	t.inf.Close()
+	if t.unlock != nil {
+		t.unlock()
+		t.unlock = nil
+	}
 }
 
 // Model returns the model being trained.
@@ -338,6 +429,16 @@ func (t *Trainer) Iteration() int { return t.iter }
 
 // Dir returns the run directory.
 func (t *Trainer) Dir() string { return t.dir }
+
+// Config returns the run's settings.
+func (t *Trainer) Config() Config { return t.cfg }
+
+// EvalSet returns the evaluation set (test or validation, EvalLimit
+// applied), its name ("test" or "val") and the normalization statistics
+// that the training set gave.
+func (t *Trainer) EvalSet() (*cifar10.Set, string, cifar10.Stats) {
+	return t.eval, t.info.EvalSet, t.stats
+}
 
 // Points returns the metrics logged so far.
 func (t *Trainer) Points() []Point { return t.points }
@@ -484,9 +585,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		if !finite(loss) {
 			p.clear()
-			return nil, t.nanError(loss, lr)
+			return nil, t.diverged("training loss", loss, t.iter+1, lr)
 		}
 		t.iter = done
 		t.winLoss += loss
@@ -531,6 +632,10 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			}
 			pt.ElapsedS = t.elapsedNow()
 			t.winLoss, t.winErr, t.winN = 0, 0, 0
+			if name, v, ok := pt.nonFinite(); ok {
+				p.clear()
+				return nil, t.diverged(name, v, done, lr)
+			}
 			if err := t.appendPoint(pt); err != nil {
 				return nil, err
 			}
@@ -543,8 +648,8 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 		}
-		if evalNow || ckptNow {
-			if err := t.drawCurves(); err != nil {
+		if (evalNow || ckptNow) && t.Hooks.Saved != nil {
+			if err := t.Hooks.Saved(t); err != nil {
 				return nil, err
 			}
 		}
@@ -559,8 +664,8 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 	p.clear()
-	if t.cfg.Analyze {
-		if err := t.analyze(); err != nil {
+	if t.Hooks.Finished != nil {
+		if err := t.Hooks.Finished(t); err != nil {
 			return nil, err
 		}
 	}
@@ -569,15 +674,40 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 
 func (t *Trainer) elapsedNow() float64 { return t.elapsed + time.Since(t.startWall).Seconds() }
 
-func (t *Trainer) nanError(loss, lr float64) error {
+// diverged is the error of a non-finite value (what, at iteration iter).
+func (t *Trainer) diverged(what string, v float64, iter int, lr float64) error {
 	where := "no checkpoint had been written yet"
 	if t.lastCkpt >= 0 {
 		where = fmt.Sprintf("the last good checkpoint, iteration %d, is kept in %s", t.lastCkpt, filepath.Join(t.dir, CheckpointFile))
-	} else if _, err := os.Stat(filepath.Join(t.dir, CheckpointFile)); err == nil {
-		where = fmt.Sprintf("the last good checkpoint is kept in %s", filepath.Join(t.dir, CheckpointFile))
 	}
-	return errors.Errorf("%s: training loss is %v at iteration %d (learning rate %g): the run diverged and was stopped; %s",
-		t.cfg.Model, loss, t.iter+1, lr, where)
+	return errors.Wrapf(ErrDiverged, "%s: %s is %v at iteration %d (learning rate %g); %s", t.cfg.Model, what, v, iter, lr, where)
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// nonFinite returns the first value of p that is NaN or infinite, by name.
+func (p Point) nonFinite() (name string, v float64, ok bool) {
+	values := []struct {
+		name string
+		v    *float64
+	}{{"training loss", p.TrainLoss}, {"training error", p.TrainErr}, {"test loss", p.TestLoss}, {"test error", p.TestErr},
+		{"learning rate", &p.LR}, {"throughput", &p.ImgPerS}, {"elapsed time", &p.ElapsedS}}
+	for _, x := range values {
+		if x.v != nil && !finite(*x.v) {
+			return x.name, *x.v, true
+		}
+	}
+	stages := make([]string, 0, len(p.GradNorm))
+	for k := range p.GradNorm {
+		stages = append(stages, k)
+	}
+	sort.Strings(stages)
+	for _, k := range stages {
+		if !finite(p.GradNorm[k]) {
+			return "gradient norm of " + k, p.GradNorm[k], true
+		}
+	}
+	return "", 0, false
 }
 
 // finish writes result.json and returns the Result.
@@ -604,7 +734,7 @@ func (t *Trainer) finish() (*Result, error) {
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := writeFileAtomic(filepath.Join(t.dir, ResultFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(t.dir, ResultFile), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -628,36 +758,10 @@ func (t *Trainer) weightsMetadata() map[string]string {
 	md := map[string]string{
 		weights.KeyNormalizeMean: weights.FormatFloats(mean),
 		weights.KeyNormalizeStd:  weights.FormatFloats(std),
-		"normalization":          t.cfg.Normalization,
+		"normalization":          t.cfg.Normalization.String(),
 	}
 	if per > 1 {
 		md[weights.KeyNormalizePixelMean] = weights.FormatFloats(t.stats.Mean)
 	}
 	return md
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return errors.Wrap(err, "write "+path)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return errors.Wrap(err, "write "+path)
-	}
-	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
+	"github.com/gorgonia-zoo/resnet/experiment"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
@@ -113,7 +114,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.StringVar(&c.Warmup, "warmup", c.Warmup, "warm-up at -warmup-lr until the training error < -warmup-err: auto (resnet110/plain110 only), on or off")
 	fs.Float64Var(&c.WarmupLR, "warmup-lr", c.WarmupLR, "warm-up learning rate")
 	fs.Float64Var(&c.WarmupErr, "warmup-err", c.WarmupErr, "training error (0..1) that ends the warm-up")
-	fs.StringVar(&c.Normalization, "norm", c.Normalization, "input normalization: per-pixel-mean (paper) or per-channel")
+	fs.TextVar(&c.Normalization, "norm", c.Normalization, "input normalization: per-pixel-mean (paper) or per-channel")
 	fs.IntVar(&c.TrainLimit, "train-limit", 0, "train on the first `N` training images (0: all)")
 	fs.IntVar(&c.EvalLimit, "eval-limit", 0, "evaluate on the first `N` test (or validation) images (0: all)")
 	fs.BoolVar(&c.Val, "val", false, "train on 45k images and evaluate on the held-out 5k (the paper's split) instead of the test set")
@@ -122,7 +123,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "iterations between metrics points")
 	fs.IntVar(&c.CkptEvery, "ckpt-every", c.CkptEvery, "iterations between checkpoints (0: only at the end)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines preparing batches")
-	fs.StringVar(&f.sweep, "sweep", "", "run a sweep `PRESET`: "+strings.Join(train.Presets(), ", "))
+	fs.StringVar(&f.sweep, "sweep", "", "run a sweep `PRESET`: "+strings.Join(experiment.Presets(), ", "))
 	fs.StringVar(&f.models, "models", "", "with -sweep: run only these of the preset's `models` (comma-separated), in the preset's order")
 	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", false, "start every residual block as the identity (last BN gamma 0)")
 	fs.StringVar(&c.InitFrom, "init-from", "", "start training from the weights in `FILE` (safetensors, torchvision names; a classifier of another shape is re-initialized)")
@@ -281,21 +282,22 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(filepath.Join(f.resume, train.SweepFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(f.resume, experiment.SweepFile)); err == nil {
 			if set["iters"] {
 				return usageError{errors.New("-iters cannot be changed when resuming a sweep")}
 			}
 			return runSweep(ctx, nil, ds, f.resume, true, out, stdout)
 		}
-		iters := 0
+		var change func(*train.Config)
 		if set["iters"] {
-			iters = f.cfg.Iters
+			change = func(c *train.Config) { c.Iters = f.cfg.Iters }
 		}
-		tr, err := train.Resume(f.resume, ds, out, iters)
+		tr, err := train.Resume(f.resume, ds, out, change)
 		if err != nil {
 			return err
 		}
 		defer tr.Close()
+		tr.Hooks = experiment.Hooks()
 		return finishRun(ctx, tr, stdout)
 	}
 
@@ -303,7 +305,7 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		if set["model"] {
 			return usageError{errors.New("-model and -sweep: a sweep chooses its models")}
 		}
-		s, err := train.Preset(f.sweep)
+		s, err := experiment.Preset(f.sweep)
 		if err != nil {
 			return usageError{err}
 		}
@@ -366,6 +368,7 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		return err
 	}
 	defer tr.Close()
+	tr.Hooks = experiment.Hooks()
 	fmt.Fprintf(stdout, "training %s (%d parameters) for %d iterations into %s\n", cfg.Model, tr.Model().NumParams(), cfg.Iters, dir)
 	return finishRun(ctx, tr, stdout)
 }
@@ -396,8 +399,8 @@ func finishRun(ctx context.Context, tr *train.Trainer, stdout io.Writer) error {
 	return nil
 }
 
-func runSweep(ctx context.Context, s *train.Sweep, ds *cifar10.Dataset, dir string, resume bool, out train.Output, stdout io.Writer) error {
-	rs, err := train.RunSweep(ctx, s, ds, dir, resume, out)
+func runSweep(ctx context.Context, s *experiment.Sweep, ds *cifar10.Dataset, dir string, resume bool, out train.Output, stdout io.Writer) error {
+	rs, err := experiment.RunSweep(ctx, s, ds, dir, resume, out)
 	if err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
 			return interrupted{err, dir}
@@ -407,7 +410,7 @@ func runSweep(ctx context.Context, s *train.Sweep, ds *cifar10.Dataset, dir stri
 	for _, r := range rs {
 		fmt.Fprintf(stdout, "%-10s %8d params  train err %6.2f%%  %s err %6.2f%% (best %6.2f%%)\n", r.Model, r.Params, 100*r.FinalTrainErr, r.EvalSet, 100*r.FinalTestErr, 100*r.BestTestErr)
 	}
-	fmt.Fprintf(stdout, "sweep done: %s\n", filepath.Join(dir, train.SummaryMDFile))
+	fmt.Fprintf(stdout, "sweep done: %s\n", filepath.Join(dir, experiment.SummaryMDFile))
 	return nil
 }
 
@@ -472,7 +475,7 @@ func compare(arg, namesArg, out string, stdout io.Writer) error {
 		return usageError{errors.Errorf("-compare-names %q: want two names, FIRST,SECOND", namesArg)}
 	}
 	names := [2]string{n[0], n[1]}
-	cs, err := train.CompareSweeps(out, dirs[0], dirs[1], names)
+	cs, err := experiment.CompareSweeps(out, dirs[0], dirs[1], names)
 	if err != nil {
 		return err
 	}
@@ -480,6 +483,6 @@ func compare(arg, namesArg, out string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: train err %.2f%% (%s, %d seeds) vs %.2f%% (%s, %d); test err %.2f%% vs %.2f%%\n", c.Model,
 			100*c.OursTrain.Mean, names[0], c.OursTrain.Seeds, 100*c.TheirsTrain.Mean, names[1], c.TheirsTrain.Seeds, 100*c.OursTest.Mean, 100*c.TheirsTest.Mean)
 	}
-	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", filepath.Join(out, train.CompareFigFile), filepath.Join(out, train.CompareMDFile), filepath.Join(out, train.CompareJSONFile))
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", filepath.Join(out, experiment.CompareFigFile), filepath.Join(out, experiment.CompareMDFile), filepath.Join(out, experiment.CompareJSONFile))
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorgonia-zoo/resnet/experiment"
 	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/gorgonia-zoo/resnet/weights"
 )
@@ -81,13 +82,13 @@ func TestTinySweep(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
 	t.Logf("sweep in %v:\n%s", time.Since(start), out.String())
-	for _, f := range []string{train.Fig6File, train.Fig7File, train.SummaryMDFile, train.SummaryJSONFile} {
+	for _, f := range []string{experiment.Fig6File, experiment.Fig7File, experiment.SummaryMDFile, experiment.SummaryJSONFile} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty", f)
 		}
 	}
 	var rs []train.Result
-	b, _ := os.ReadFile(filepath.Join(dir, train.SummaryJSONFile))
+	b, _ := os.ReadFile(filepath.Join(dir, experiment.SummaryJSONFile))
 	if err := json.Unmarshal(b, &rs); err != nil || len(rs) != 4 {
 		t.Fatalf("summary.json: %v, %d runs", err, len(rs))
 	}
@@ -96,15 +97,15 @@ func TestTinySweep(t *testing.T) {
 			t.Errorf("implausible result %+v", r)
 		}
 	}
-	md, _ := os.ReadFile(filepath.Join(dir, train.SummaryMDFile))
+	md, _ := os.ReadFile(filepath.Join(dir, experiment.SummaryMDFile))
 	t.Logf("%s", md)
 	// A sweep compared with itself: one panel per model, equal columns,
 	// the sides named as asked.
 	if err := run(context.Background(), []string{"-compare", dir + "," + dir, "-compare-names", "zero-init,default"}, &out, &errb, false); err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := os.ReadFile(filepath.Join(dir, train.CompareMDFile))
-	if err != nil || !exists(filepath.Join(dir, train.CompareFigFile)) || strings.Count(string(cmp), "| plain20 | 8 |")+strings.Count(string(cmp), "| resnet56 | 8 |") != 2 ||
+	cmp, err := os.ReadFile(filepath.Join(dir, experiment.CompareMDFile))
+	if err != nil || !exists(filepath.Join(dir, experiment.CompareFigFile)) || strings.Count(string(cmp), "| plain20 | 8 |")+strings.Count(string(cmp), "| resnet56 | 8 |") != 2 ||
 		!strings.HasPrefix(string(cmp), "# zero-init against default") || !strings.Contains(string(cmp), "| resnet20 | default | . |") {
 		t.Fatalf("comparison: %v\n%s", err, cmp)
 	}

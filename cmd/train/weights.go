@@ -61,9 +61,11 @@ func evaluate(ctx context.Context, f *flags, set map[string]bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	norm := cifar10.PerPixelMean
-	if md["normalization"] == "per-channel" || (md["normalization"] == "" && f.cfg.Normalization == "per-channel") {
-		norm = cifar10.PerChannel
+	norm := f.cfg.Normalization
+	if md["normalization"] != "" {
+		if err := norm.UnmarshalText([]byte(md["normalization"])); err != nil {
+			return errors.Wrap(err, f.weights)
+		}
 	}
 	stats, err := cifar10.ComputeStats(ds.Train, norm)
 	if err != nil {

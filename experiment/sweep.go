@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"context"
@@ -11,18 +11,28 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
 )
 
 // Files of a sweep directory.
 const (
 	SweepFile       = "sweep.json"   // the Sweep, written when it starts
-	SummaryJSONFile = "summary.json" // []Result
+	SummaryJSONFile = "summary.json" // []train.Result
 	SummaryMDFile   = "summary.md"   // the same as a table
 	Fig6File        = "fig6.png"     // He et al.'s Figure 6
 	Fig7File        = "fig7.png"     // He et al.'s Figure 7, with Config.Analyze
+)
+
+// Files that Hooks adds to a run directory.
+const (
+	CurvesFile    = "curves.png"    // loss and error against iterations
+	AnalysisFile  = "analysis.json" // Analysis, with Config.Analyze
+	ResponsesFile = "responses.png" // layer response std, with Config.Analyze
 )
 
 // QuickIters is the length of the fig6-quick preset. At PyTorch's speed on
@@ -36,8 +46,8 @@ const QuickIters = 1500
 // Sweep is a list of runs made one after another, each in its own
 // directory (named after its model) under the sweep directory.
 type Sweep struct {
-	Preset string   `json:"preset"`
-	Runs   []Config `json:"runs"`
+	Preset string         `json:"preset"`
+	Runs   []train.Config `json:"runs"`
 }
 
 // Presets returns the names of the sweep presets.
@@ -56,12 +66,12 @@ func Preset(name string) (*Sweep, error) {
 	switch name {
 	case "fig6":
 		for _, m := range []string{"plain20", "plain32", "plain44", "plain56", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"} {
-			s.Runs = append(s.Runs, Paper(m))
+			s.Runs = append(s.Runs, train.Paper(m))
 		}
 	case "fig6-quick":
 		for _, m := range []string{"plain20", "plain56", "resnet20", "resnet56"} {
-			c := Paper(m)
-			c.Iters, c.Milestones = QuickIters, ScaledMilestones(QuickIters)
+			c := train.Paper(m)
+			c.Iters, c.Milestones = QuickIters, train.ScaledMilestones(QuickIters)
 			c.EvalEvery, c.LogEvery, c.CkptEvery = 300, 25, 300
 			s.Runs = append(s.Runs, c)
 		}
@@ -79,7 +89,7 @@ func (s *Sweep) Keep(models []string) error {
 	for _, m := range models {
 		want[m] = true
 	}
-	var kept []Config
+	var kept []train.Config
 	for _, c := range s.Runs {
 		if want[c.Model] {
 			kept = append(kept, c)
@@ -98,25 +108,12 @@ func (s *Sweep) Keep(models []string) error {
 	return nil
 }
 
-// ScaledMilestones returns the paper's milestones moved to a run of iters
-// iterations: 50% and 75% of it (32k and 48k of 64k).
-func ScaledMilestones(iters int) []int {
-	a, b := iters/2, iters*3/4
-	switch {
-	case a <= 0:
-		return nil
-	case b <= a:
-		return []int{a}
-	}
-	return []int{a, b}
-}
-
 // RunSweep makes the sweep's runs in dir one after another. A new sweep
 // needs a new (or empty) dir. With resume, dir's sweep.json is used: finished
 // runs are kept, an interrupted one is resumed from its checkpoint and the
 // rest are started. At the end it writes summary.json, summary.md and
 // fig6.png (and fig7.png for runs with Analyze).
-func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, resume bool, out Output) ([]Result, error) {
+func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, resume bool, out train.Output) ([]train.Result, error) {
 	path := filepath.Join(dir, SweepFile)
 	if resume {
 		b, err := os.ReadFile(path)
@@ -140,15 +137,15 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 			return nil, errors.Wrap(err, "sweep directory")
 		}
 		b, _ := json.MarshalIndent(s, "", "  ")
-		if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+		if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 			return nil, err
 		}
 	}
-	var results []Result
+	var results []train.Result
 	for i, c := range s.Runs {
 		rdir := filepath.Join(dir, c.Model)
-		if b, err := os.ReadFile(filepath.Join(rdir, ResultFile)); err == nil {
-			var r Result
+		if b, err := os.ReadFile(filepath.Join(rdir, train.ResultFile)); err == nil {
+			var r train.Result
 			if err := json.Unmarshal(b, &r); err != nil {
 				return nil, errors.Wrap(err, rdir)
 			}
@@ -158,16 +155,17 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 		if out.W != nil {
 			fmt.Fprintf(out.W, "sweep %s: run %d/%d, %s, in %s\n", s.Preset, i+1, len(s.Runs), c.Model, rdir)
 		}
-		var tr *Trainer
+		var tr *train.Trainer
 		var err error
-		if exists(filepath.Join(rdir, ConfigFile)) {
-			tr, err = Resume(rdir, ds, out, 0)
+		if exists(filepath.Join(rdir, train.ConfigFile)) {
+			tr, err = train.Resume(rdir, ds, out, nil)
 		} else {
-			tr, err = New(c, ds, rdir, out)
+			tr, err = train.New(c, ds, rdir, out)
 		}
 		if err != nil {
 			return nil, errors.Wrap(err, c.Model)
 		}
+		tr.Hooks = Hooks()
 		r, err := tr.Run(ctx)
 		tr.Close()
 		// The run's graphs are garbage now: collect them before the next run
@@ -183,16 +181,16 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 
 // Summarize writes summary.json, summary.md, fig6.png and, when the runs
 // have analysis.json, fig7.png.
-func Summarize(dir string, s *Sweep, results []Result) error {
+func Summarize(dir string, s *Sweep, results []train.Result) error {
 	b, _ := json.MarshalIndent(results, "", "  ")
-	if err := writeFileAtomic(filepath.Join(dir, SummaryJSONFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, SummaryJSONFile), append(b, '\n')); err != nil {
 		return err
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Sweep %s\n\nErrors in %%; training error is the running mean over the last logged window (augmented data, BN in training mode); %s error with BN in evaluation mode.\n\n", s.Preset, evalName(results))
 	md.WriteString("| model | params | iterations | final train err | best train err | final test err | best test err | wall time |\n")
 	md.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	sorted := append([]Result(nil), results...)
+	sorted := append([]train.Result(nil), results...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		pi, pj := isPlain(sorted[i].Model), isPlain(sorted[j].Model)
 		if pi != pj {
@@ -202,15 +200,15 @@ func Summarize(dir string, s *Sweep, results []Result) error {
 	})
 	for _, r := range sorted {
 		fmt.Fprintf(&md, "| %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %s |\n", r.Model, r.Params, r.Iters,
-			100*r.FinalTrainErr, 100*r.BestTrainErr, 100*r.FinalTestErr, 100*r.BestTestErr, fmtDuration(r.WallS))
+			100*r.FinalTrainErr, 100*r.BestTrainErr, 100*r.FinalTestErr, 100*r.BestTestErr, time.Duration(r.WallS*float64(time.Second)).Round(time.Second))
 	}
-	if err := writeFileAtomic(filepath.Join(dir, SummaryMDFile), []byte(md.String())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, SummaryMDFile), []byte(md.String())); err != nil {
 		return err
 	}
 	var curves []RunCurves
 	var analyses []Analysis
 	for _, r := range results {
-		pts, err := ReadMetrics(filepath.Join(dir, r.Model, MetricsFile))
+		pts, err := train.ReadMetrics(filepath.Join(dir, r.Model, train.MetricsFile))
 		if err != nil {
 			return err
 		}
@@ -231,7 +229,7 @@ func Summarize(dir string, s *Sweep, results []Result) error {
 	return nil
 }
 
-func evalName(rs []Result) string {
+func evalName(rs []train.Result) string {
 	if len(rs) > 0 && rs[0].EvalSet == "val" {
 		return "validation"
 	}

@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"context"
@@ -7,26 +7,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorgonia-zoo/resnet/internal/synthetic"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
 )
 
 // TestSweepInterruptAndResume: an interrupted sweep resumes where it
 // stopped and ends with every run finished and the summary files.
 func TestSweepInterruptAndResume(t *testing.T) {
-	ds := synthetic(64, 32)
-	a, b := tiny(4), tiny(4)
-	b.Model = "plain20"
-	s := &Sweep{Preset: "test", Runs: []Config{a, b}}
+	ds := synthetic.CIFAR10(64, 32)
+	a, b := tiny("resnet20"), tiny("plain20")
+	s := &Sweep{Preset: "test", Runs: []train.Config{a, b}}
 	dir := filepath.Join(t.TempDir(), "sweep")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := RunSweep(ctx, s, ds, dir, false, Output{}); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("got %v, want ErrInterrupted", err)
+	if _, err := RunSweep(ctx, s, ds, dir, false, train.Output{}); !errors.Is(err, train.ErrInterrupted) {
+		t.Fatalf("got %v, want train.ErrInterrupted", err)
 	}
-	if _, err := RunSweep(context.Background(), s, ds, dir, false, Output{}); err == nil {
+	if _, err := RunSweep(context.Background(), s, ds, dir, false, train.Output{}); err == nil {
 		t.Fatal("a new sweep into an existing directory was not refused")
 	}
-	rs, err := RunSweep(context.Background(), nil, ds, dir, true, Output{})
+	rs, err := RunSweep(context.Background(), nil, ds, dir, true, train.Output{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,43 +39,9 @@ func TestSweepInterruptAndResume(t *testing.T) {
 			t.Errorf("%s missing", f)
 		}
 	}
-	pts, err := ReadMetrics(filepath.Join(dir, "resnet20", MetricsFile))
+	pts, err := train.ReadMetrics(filepath.Join(dir, "resnet20", train.MetricsFile))
 	if err != nil || len(pts) != 4 {
 		t.Fatalf("resnet20 metrics: %d points (%v), want 4 without duplicates", len(pts), err)
-	}
-}
-
-// TestWarmup: with the warm-up on, training starts at WarmupLR and returns
-// to LR once the training error falls below WarmupErr.
-func TestWarmup(t *testing.T) {
-	ds := synthetic(64, 32)
-	cfg := tiny(6)
-	cfg.Warmup, cfg.WarmupErr, cfg.Milestones = WarmupOn, 0.999, nil
-	tr, err := New(cfg, ds, filepath.Join(t.TempDir(), "run"), Output{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if _, err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	pts := tr.Points()
-	if pts[0].LR != cfg.WarmupLR || pts[len(pts)-1].LR != cfg.LR {
-		t.Fatalf("LR %v at the start and %v at the end, want %v then %v", pts[0].LR, pts[len(pts)-1].LR, cfg.WarmupLR, cfg.LR)
-	}
-	cfg.WarmupErr = 1e-9 // never reached
-	tr, err = New(cfg, ds, filepath.Join(t.TempDir(), "run2"), Output{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if _, err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range tr.Points() {
-		if p.LR != cfg.WarmupLR {
-			t.Fatalf("iteration %d at LR %v during the warm-up", p.Iter, p.LR)
-		}
 	}
 }
 
@@ -99,4 +66,12 @@ func TestSweepKeep(t *testing.T) {
 	if len(s.Runs) != 4 {
 		t.Errorf("a refused Keep changed the sweep: %d runs", len(s.Runs))
 	}
+}
+
+// tiny is a run of model that trains in seconds on synthetic.CIFAR10(64, 32).
+func tiny(model string) train.Config {
+	c := train.Paper(model)
+	c.Iters, c.BatchSize, c.EvalBatch, c.Milestones = 4, 8, 32, []int{2}
+	c.EvalEvery, c.LogEvery, c.CkptEvery = 2, 1, 2
+	return c
 }

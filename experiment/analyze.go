@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"encoding/json"
@@ -7,7 +7,10 @@ import (
 	"strings"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
 	"github.com/gorgonia-zoo/resnet/layers"
+	"github.com/gorgonia-zoo/resnet/models"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 )
@@ -51,16 +54,16 @@ type bnTap struct {
 // norm's running statistics and affine parameters, which is exactly what
 // the op computes before its ReLU in evaluation mode. The std is taken over
 // all elements (images, channels, positions) of the layer's output.
-func (t *Trainer) Analyze() (*Analysis, error) {
+func Analyze(m *models.Model, set *cifar10.Set, setName string, stats cifar10.Stats, workers int) (*Analysis, error) {
 	g := G.NewGraph()
-	in := t.model.InputShape()
-	xn, x := input(g, "input", analyzeBatch, in[0], in[1], in[2])
-	if _, err := t.model.Build(g, xn); err != nil {
+	in := m.InputShape()
+	xn, x := layers.Input(g, "input", analyzeBatch, in[0], in[1], in[2])
+	if _, err := m.Build(g, xn); err != nil {
 		return nil, err
 	}
 	var taps []*bnTap
 	var convs G.Nodes
-	state := t.model.State()
+	state := m.State()
 	for _, n := range g.AllNodes() {
 		if n.Op() == nil || !strings.HasPrefix(n.Op().String(), "BatchNorm") {
 			continue
@@ -91,11 +94,7 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 			if !ok {
 				return nil, errors.Errorf("analyze: no %s%s", prefix, p.name)
 			}
-			f, err := floats(e.Value)
-			if err != nil {
-				return nil, err
-			}
-			*p.dst = f
+			*p.dst = e.Value.Float32s()
 		}
 		G.Read(conv, &tap.val)
 		taps = append(taps, tap)
@@ -106,9 +105,11 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 	}
 	vm := G.NewTapeMachine(g)
 	defer layers.CloseMachine(vm)
-	t.model.SetTraining(false)
-	defer t.model.SetTraining(true)
-	it, err := cifar10.NewEvalIterator(t.eval, t.stats, cifar10.EvalOptions{BatchSize: analyzeBatch, Workers: t.cfg.Workers})
+	if m.Training() {
+		m.SetTraining(false)
+		defer m.SetTraining(true)
+	}
+	it, err := cifar10.NewEvalIterator(set, stats, cifar10.EvalOptions{BatchSize: analyzeBatch, Workers: workers})
 	if err != nil {
 		return nil, err
 	}
@@ -123,9 +124,9 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 			return nil, errors.Wrap(err, "analyze")
 		}
 		for _, tap := range taps {
-			v, err := floats(tap.val)
-			if err != nil {
-				return nil, err
+			v, ok := tap.val.Data().([]float32)
+			if !ok {
+				return nil, errors.Errorf("analyze: %s's input holds %T, want []float32", tap.name, tap.val.Data())
 			}
 			c := len(tap.gamma)
 			hw := len(v) / analyzeBatch / c
@@ -143,7 +144,7 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 			tap.count += float64(n * c * hw)
 		}
 	}
-	a := &Analysis{Model: t.cfg.Model, EvalSet: t.info.EvalSet, Images: t.eval.Len()}
+	a := &Analysis{Model: m.Name(), EvalSet: setName, Images: set.Len()}
 	for _, tap := range taps {
 		mean := tap.sum / tap.count
 		a.Layers = append(a.Layers, LayerStd{Name: tap.name, Std: math.Sqrt(math.Max(tap.sumSq/tap.count-mean*mean, 0))})
@@ -151,15 +152,30 @@ func (t *Trainer) Analyze() (*Analysis, error) {
 	return a, nil
 }
 
-// analyze writes analysis.json and responses.png.
-func (t *Trainer) analyze() error {
-	a, err := t.Analyze()
-	if err != nil {
-		return err
+// Hooks returns the trainer hooks that keep a run directory's figures:
+// curves.png after every evaluation and checkpoint and, for a run with
+// Config.Analyze, the Figure 7 analysis at the end (analysis.json and
+// responses.png).
+func Hooks() train.Hooks {
+	return train.Hooks{
+		Saved: func(t *train.Trainer) error {
+			_, evalName, _ := t.EvalSet()
+			return DrawCurves(filepath.Join(t.Dir(), CurvesFile), t.Config().Model, evalName, t.Points())
+		},
+		Finished: func(t *train.Trainer) error {
+			if !t.Config().Analyze {
+				return nil
+			}
+			set, name, stats := t.EvalSet()
+			a, err := Analyze(t.Model(), set, name, stats, t.Config().Workers)
+			if err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(a, "", "  ")
+			if err := atomicfile.WriteFile(filepath.Join(t.Dir(), AnalysisFile), append(b, '\n')); err != nil {
+				return err
+			}
+			return DrawResponses(filepath.Join(t.Dir(), ResponsesFile), []Analysis{*a})
+		},
 	}
-	b, _ := json.MarshalIndent(a, "", "  ")
-	if err := writeFileAtomic(filepath.Join(t.dir, AnalysisFile), append(b, '\n')); err != nil {
-		return err
-	}
-	return DrawResponses(filepath.Join(t.dir, ResponsesFile), []Analysis{*a})
 }

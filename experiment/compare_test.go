@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gorgonia-zoo/resnet/train"
 )
 
 func TestNewSpread(t *testing.T) {
@@ -24,15 +26,15 @@ func TestNewSpread(t *testing.T) {
 // iterations with a loss of 2.5 times the error and evaluated every 20.
 func fakeSweep(t *testing.T, dir string, iters int, final map[string]float64) {
 	t.Helper()
-	var rs []Result
+	var rs []train.Result
 	for _, m := range []string{"plain20", "resnet20"} {
 		e := final[m]
-		rs = append(rs, Result{Model: m, Iters: iters, FinalTrainErr: e, FinalTestErr: e + 0.01})
+		rs = append(rs, train.Result{Model: m, Iters: iters, FinalTrainErr: e, FinalTestErr: e + 0.01})
 		var lines []string
 		for it := 10; it <= iters; it += 10 {
 			v := 0.9 + (e-0.9)*float64(it)/float64(iters)
 			loss := 2.5 * v
-			p := Point{Iter: it, TrainErr: &v, TrainLoss: &loss}
+			p := train.Point{Iter: it, TrainErr: &v, TrainLoss: &loss}
 			if it%20 == 0 {
 				w := v + 0.01
 				p.TestErr = &w
@@ -43,7 +45,7 @@ func fakeSweep(t *testing.T, dir string, iters int, final map[string]float64) {
 		if err := os.MkdirAll(filepath.Join(dir, m), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, m, MetricsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, m, train.MetricsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

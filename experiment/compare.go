@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -99,7 +101,7 @@ func (c ModelComparison) Agrees() bool {
 // directory per seed.
 type sweepSeeds struct {
 	dirs    []string
-	results [][]Result // [seed][model]
+	results [][]train.Result // [seed][model]
 }
 
 func readSweeps(dirs []string) (*sweepSeeds, error) {
@@ -109,7 +111,7 @@ func readSweeps(dirs []string) (*sweepSeeds, error) {
 		if err != nil {
 			return nil, errors.Wrapf(err, "compare: %s is not a finished sweep", d)
 		}
-		var rs []Result
+		var rs []train.Result
 		if err := json.Unmarshal(b, &rs); err != nil {
 			return nil, errors.Wrapf(err, "compare: %s", filepath.Join(d, SummaryJSONFile))
 		}
@@ -141,10 +143,10 @@ func (s *sweepSeeds) model(name string, iters int) (train, test Spread, err erro
 }
 
 // metrics reads one model's metrics.jsonl from every seed's sweep.
-func (s *sweepSeeds) metrics(name string) ([][]Point, error) {
-	var runs [][]Point
+func (s *sweepSeeds) metrics(name string) ([][]train.Point, error) {
+	var runs [][]train.Point
 	for _, d := range s.dirs {
-		pts, err := ReadMetrics(filepath.Join(d, name, MetricsFile))
+		pts, err := train.ReadMetrics(filepath.Join(d, name, train.MetricsFile))
 		if err != nil {
 			return nil, err
 		}
@@ -156,11 +158,11 @@ func (s *sweepSeeds) metrics(name string) ([][]Point, error) {
 // early summarizes the first steps of one model's runs, one per seed (as
 // read by metrics); every run must log a training loss and evaluate at the
 // same first iteration.
-func (s *sweepSeeds) early(model string, runs [][]Point) (Early, error) {
+func (s *sweepSeeds) early(model string, runs [][]train.Point) (Early, error) {
 	var e Early
 	var loss, evalErr, below []float64
 	for i, pts := range runs {
-		file := filepath.Join(s.dirs[i], model, MetricsFile)
+		file := filepath.Join(s.dirs[i], model, train.MetricsFile)
 		firstLoss, firstEval, belowAt := -1.0, -1, -1
 		for _, p := range pts {
 			if firstLoss < 0 && p.TrainLoss != nil {
@@ -194,7 +196,7 @@ func (s *sweepSeeds) early(model string, runs [][]Point) (Early, error) {
 
 // meanCurve averages one value over the runs (in %), at the iterations
 // every run logged it.
-func meanCurve(runs [][]Point, value func(Point) *float64) plotter.XYs {
+func meanCurve(runs [][]train.Point, value func(train.Point) *float64) plotter.XYs {
 	sum, count := map[int]float64{}, map[int]int{}
 	for _, pts := range runs {
 		for _, p := range pts {
@@ -263,7 +265,7 @@ func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelC
 			return nil, err
 		}
 		cs = append(cs, c)
-		p, err := comparePanel(r.Model, [][][]Point{oRuns, tRuns}, names[:])
+		p, err := comparePanel(r.Model, [][][]train.Point{oRuns, tRuns}, names[:])
 		if err != nil {
 			return nil, err
 		}
@@ -279,16 +281,16 @@ func CompareSweeps(out string, ours, theirs []string, names [2]string) ([]ModelC
 	if err != nil {
 		return nil, errors.Wrap(err, "compare")
 	}
-	if err := writeFileAtomic(filepath.Join(out, CompareJSONFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, CompareJSONFile), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	md := compareMarkdown(out, cs, o, t, names)
-	return cs, writeFileAtomic(filepath.Join(out, CompareMDFile), []byte(md))
+	return cs, atomicfile.WriteFile(filepath.Join(out, CompareMDFile), []byte(md))
 }
 
 // comparePanel draws one model's curves for each side, given as its
 // metrics over seeds.
-func comparePanel(model string, sides [][][]Point, names []string) (*plot.Plot, error) {
+func comparePanel(model string, sides [][][]train.Point, names []string) (*plot.Plot, error) {
 	p := newPanel(model, "iterations", "error (%)")
 	for i, runs := range sides {
 		c := palette[(2*i+1)%len(palette)]

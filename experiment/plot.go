@@ -1,12 +1,13 @@
-package train
+package experiment
 
 import (
 	"bytes"
 	"fmt"
 	"image/color"
-	"path/filepath"
 	"sort"
 
+	"github.com/gorgonia-zoo/resnet/internal/atomicfile"
+	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -26,7 +27,7 @@ var palette = []color.Color{
 }
 
 // series picks (iter, value) pairs of points with the value present.
-func series(pts []Point, value func(Point) *float64, scale float64) plotter.XYs {
+func series(pts []train.Point, value func(train.Point) *float64, scale float64) plotter.XYs {
 	var xy plotter.XYs
 	for _, p := range pts {
 		if v := value(p); v != nil {
@@ -36,10 +37,10 @@ func series(pts []Point, value func(Point) *float64, scale float64) plotter.XYs 
 	return xy
 }
 
-func trainErr(p Point) *float64  { return p.TrainErr }
-func testErr(p Point) *float64   { return p.TestErr }
-func trainLoss(p Point) *float64 { return p.TrainLoss }
-func testLoss(p Point) *float64  { return p.TestLoss }
+func trainErr(p train.Point) *float64  { return p.TrainErr }
+func testErr(p train.Point) *float64   { return p.TestErr }
+func trainLoss(p train.Point) *float64 { return p.TrainLoss }
+func testLoss(p train.Point) *float64  { return p.TestLoss }
 
 // addLine adds a line of the given colour, width and dash to p.
 func addLine(p *plot.Plot, xy plotter.XYs, c color.Color, width vg.Length, dashed bool, name string) error {
@@ -83,7 +84,7 @@ func savePanels(path string, plots []*plot.Plot, w, h vg.Length) error {
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
 		return errors.Wrap(err, "plot "+path)
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 // newPanel is an empty plot with a grid, the legend on top and y from 0.
@@ -99,12 +100,12 @@ func newPanel(title, xLabel, yLabel string) *plot.Plot {
 
 // DrawCurves draws a run's loss (left) and error (right) against
 // iterations: thin dashed training curves, bold evaluation curves.
-func DrawCurves(path, title, evalName string, pts []Point) error {
+func DrawCurves(path, title, evalName string, pts []train.Point) error {
 	loss := newPanel(title+": loss", "iterations", "cross-entropy")
 	errp := newPanel(title+": error", "iterations", "error (%)")
 	steps := []struct {
 		p      *plot.Plot
-		v      func(Point) *float64
+		v      func(train.Point) *float64
 		scale  float64
 		c      color.Color
 		dashed bool
@@ -127,14 +128,10 @@ func DrawCurves(path, title, evalName string, pts []Point) error {
 	return savePanels(path, []*plot.Plot{loss, errp}, 10*vg.Inch, 4*vg.Inch)
 }
 
-func (t *Trainer) drawCurves() error {
-	return DrawCurves(filepath.Join(t.dir, CurvesFile), t.cfg.Model, t.info.EvalSet, t.points)
-}
-
 // RunCurves is one run's metrics for a comparison figure.
 type RunCurves struct {
 	Model  string
-	Points []Point
+	Points []train.Point
 }
 
 // DrawFig6 draws He et al.'s Figure 6: error (%) against iterations, thin

@@ -1,31 +1,45 @@
-package train
+package experiment
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
+	"github.com/gorgonia-zoo/resnet/internal/synthetic"
+	"github.com/gorgonia-zoo/resnet/layers"
+	"github.com/gorgonia-zoo/resnet/train"
 	G "gorgonia.org/gorgonia"
 )
 
 // TestAnalyzeMatchesUnfusedBN: for a batch norm the op does not fuse with a
 // ReLU (a residual block's bn2), the response Analyze reconstructs equals
-// the op's own output in evaluation mode.
+// the op's own output in evaluation mode, on a briefly trained net (so
+// that running statistics and affine parameters are not their defaults).
 func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
-	ds := synthetic(64, 32)
-	cfg := tiny(4)
+	ds := synthetic.CIFAR10(64, 32)
+	cfg := tiny("resnet20")
+	cfg.Analyze = true
 	dir := filepath.Join(t.TempDir(), "run")
-	tr, err := New(cfg, ds, dir, Output{})
+	tr, err := train.New(cfg, ds, dir, train.Output{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if _, err := tr.Run(t.Context()); err != nil {
+	tr.Hooks = Hooks()
+	if _, err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	a, err := tr.Analyze()
+	for _, f := range []string{CurvesFile, AnalysisFile, ResponsesFile} {
+		if !exists(filepath.Join(dir, f)) {
+			t.Errorf("the hooks wrote no %s", f)
+		}
+	}
+	m := tr.Model()
+	set, name, stats := tr.EvalSet()
+	a, err := Analyze(m, set, name, stats, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +54,10 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 		}
 	}
 	// The op's own output, read from an inference graph.
+	const batch = 16
 	g := G.NewGraph()
-	xn, x := input(g, "input", tr.inf.Batch(), 3, 32, 32)
-	if _, err := tr.model.Build(g, xn); err != nil {
+	xn, x := layers.Input(g, "input", batch, 3, 32, 32)
+	if _, err := m.Build(g, xn); err != nil {
 		t.Fatal(err)
 	}
 	var out G.Value
@@ -59,9 +74,9 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 	}
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
-	tr.model.SetTraining(false)
-	defer tr.model.SetTraining(true)
-	it, err := cifar10.NewEvalIterator(tr.eval, tr.stats, cifar10.EvalOptions{BatchSize: tr.inf.Batch()})
+	m.SetTraining(false)
+	defer m.SetTraining(true)
+	it, err := cifar10.NewEvalIterator(set, stats, cifar10.EvalOptions{BatchSize: batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +90,8 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 			t.Fatal(err)
 		}
 		vm.Reset()
-		v, _ := floats(out)
-		for _, y := range v[:len(v)/tr.inf.Batch()*size] {
+		v := out.Data().([]float32)
+		for _, y := range v[:len(v)/batch*size] {
 			s += float64(y)
 			s2 += float64(y) * float64(y)
 			n++
