@@ -53,16 +53,16 @@ type Config struct {
 	WarmupErr float64 `json:"warmup_err"`
 
 	Normalization cifar10.Normalization `json:"normalization"` // per-pixel mean subtraction (the paper's) or per-channel standardization
-	Val           bool   `json:"val"`           // train on 45k, evaluate on the held-out 5k
-	TrainLimit    int    `json:"train_limit"`   // train on the first N training images; 0 means all
-	EvalLimit     int    `json:"eval_limit"`    // evaluate on the first N evaluation images; 0 means all
-	EvalBatch     int    `json:"eval_batch"`    // batch size of the inference graph
-	EvalEvery     int    `json:"eval_every"`    // iterations between evaluations (and at the end); 0 means only at the end
-	LogEvery      int    `json:"log_every"`     // iterations between metrics.jsonl points
-	CkptEvery     int    `json:"ckpt_every"`    // iterations between checkpoints (and at the end); 0 means only at the end
-	Workers       int    `json:"workers"`       // goroutines preparing batches
-	Analyze       bool   `json:"analyze"`       // layer responses at the end, gradient norms in the metrics
-	Data          string `json:"data"`          // the data path used (informational)
+	Val           bool                  `json:"val"`           // train on 45k, evaluate on the held-out 5k
+	TrainLimit    int                   `json:"train_limit"`   // train on the first N training images; 0 means all
+	EvalLimit     int                   `json:"eval_limit"`    // evaluate on the first N evaluation images; 0 means all
+	EvalBatch     int                   `json:"eval_batch"`    // batch size of the inference graph
+	EvalEvery     int                   `json:"eval_every"`    // iterations between evaluations (and at the end); 0 means only at the end
+	LogEvery      int                   `json:"log_every"`     // iterations between metrics.jsonl points
+	CkptEvery     int                   `json:"ckpt_every"`    // iterations between checkpoints (and at the end); 0 means only at the end
+	Workers       int                   `json:"workers"`       // goroutines preparing batches
+	Analyze       bool                  `json:"analyze"`       // layer responses at the end, gradient norms in the metrics
+	Data          string                `json:"data"`          // the data path used (informational)
 	// InitFrom is a weights file (safetensors, torchvision names) to start
 	// from instead of a fresh initialization; a classifier of another shape
 	// is skipped (fine-tuning to another class count). InitNonStrict loads
