@@ -76,7 +76,7 @@ func Preset(name string) (*Sweep, error) {
 			s.Runs = append(s.Runs, c)
 		}
 	default:
-		return nil, errors.Errorf("-sweep %q: want one of %s", name, strings.Join(Presets(), ", "))
+		return nil, errors.Errorf("sweep preset %q: want one of %s", name, strings.Join(Presets(), ", "))
 	}
 	return &s, nil
 }
@@ -102,7 +102,7 @@ func (s *Sweep) Keep(models []string) error {
 			have = append(have, c.Model)
 		}
 		missing := slices.Sorted(maps.Keys(want))
-		return errors.Errorf("-models %s: %q is not in the %s sweep (%s)", strings.Join(models, ","), missing[0], s.Preset, strings.Join(have, ", "))
+		return errors.Errorf("models %s: %q is not in the %s sweep (%s)", strings.Join(models, ","), missing[0], s.Preset, strings.Join(have, ", "))
 	}
 	s.Runs = kept
 	return nil
@@ -118,7 +118,7 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 	if resume {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, errors.Wrapf(err, "-resume %s: not a sweep directory", dir)
+			return nil, errors.Wrapf(err, "%s is not a sweep directory", dir)
 		}
 		s = &Sweep{}
 		if err := json.Unmarshal(b, s); err != nil {
@@ -126,7 +126,7 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 		}
 	} else {
 		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-			return nil, errors.Errorf("sweep directory %s already exists and is not empty; resume it with -resume %s or choose another -out", dir, dir)
+			return nil, errors.Errorf("sweep directory %s already exists and is not empty; resume it or choose another directory", dir)
 		}
 		for _, c := range s.Runs {
 			if err := c.Validate(); err != nil {

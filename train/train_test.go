@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -133,8 +134,8 @@ func TestExistingRunRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := New(tiny(2), ds, dir, Output{})
-	if err == nil || !strings.Contains(err.Error(), "-resume") {
-		t.Fatalf("got %v, want a refusal that mentions -resume", err)
+	if err == nil || !strings.Contains(err.Error(), "resume it") {
+		t.Fatalf("got %v, want a refusal that suggests resuming", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); string(b) != "{}" {
 		t.Fatal("the existing config was overwritten")
@@ -239,5 +240,132 @@ func TestWarmup(t *testing.T) {
 		if p.LR != cfg.WarmupLR {
 			t.Fatalf("iteration %d at LR %v during the warm-up", p.Iter, p.LR)
 		}
+	}
+}
+
+// TestResumeWithoutCheckpointRefused: a run directory whose checkpoint was
+// deleted is refused by name instead of silently restarting at iteration 0.
+func TestResumeWithoutCheckpointRefused(t *testing.T) {
+	ds := synthetic.CIFAR10(64, 32)
+	dir := filepath.Join(t.TempDir(), "run")
+	runTiny(t, tiny(2), ds, dir)
+	if err := os.Remove(filepath.Join(dir, CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Resume(dir, ds, Output{}, func(c *Config) { c.Iters = 4 })
+	if err == nil || !strings.Contains(err.Error(), "has no checkpoint") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("got %v, want a refusal naming %s and the missing checkpoint", err, dir)
+	}
+}
+
+// TestNewRunHasCheckpoint: a run interrupted before its first periodic
+// checkpoint still resumes, from the checkpoint of iteration 0 that New
+// writes.
+func TestNewRunHasCheckpoint(t *testing.T) {
+	ds := synthetic.CIFAR10(64, 32)
+	dir := filepath.Join(t.TempDir(), "run")
+	tr, err := New(tiny(2), ds, dir, Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	tr, err = Resume(dir, ds, Output{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if tr.Iteration() != 0 {
+		t.Fatalf("resumed at iteration %d, want 0", tr.Iteration())
+	}
+}
+
+// TestRunDirectoryLocked: while one trainer holds a run directory, a
+// second Resume of it is refused; Close releases it.
+func TestRunDirectoryLocked(t *testing.T) {
+	ds := synthetic.CIFAR10(64, 32)
+	dir := filepath.Join(t.TempDir(), "run")
+	runTiny(t, tiny(2), ds, dir)
+	extend := func(c *Config) { c.Iters = 4 }
+	first, err := Resume(dir, ds, Output{}, extend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Resume(dir, ds, Output{}, extend)
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second resume: got %v, want a refusal naming the holder's pid", err)
+	}
+	first.Close()
+	second, err := Resume(dir, ds, Output{}, extend)
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	second.Close()
+}
+
+// TestResumeKeepsFixedSettings: a resumed run cannot change what its
+// checkpoint and batch order depend on, and reports the field.
+func TestResumeKeepsFixedSettings(t *testing.T) {
+	ds := synthetic.CIFAR10(64, 32)
+	dir := filepath.Join(t.TempDir(), "run")
+	runTiny(t, tiny(2), ds, dir)
+	_, err := Resume(dir, ds, Output{}, func(c *Config) { c.Iters, c.Seed = 4, 7 })
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "Seed" {
+		t.Fatalf("got %v, want a *FieldError on Seed", err)
+	}
+	tr, err := Resume(dir, ds, Output{}, func(c *Config) { c.Iters, c.EvalEvery = 4, 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	info, err := ReadRunInfo(dir)
+	if err != nil || info.Config.Iters != 4 || info.Config.EvalEvery != 1 {
+		t.Fatalf("config.json after a changed resume: %+v, %v; want the change recorded", info.Config, err)
+	}
+}
+
+// TestDivergenceStops: a learning rate that blows the run up stops it with
+// ErrDiverged whatever the logging interval, and no non-finite number
+// reaches metrics.jsonl.
+func TestDivergenceStops(t *testing.T) {
+	ds := synthetic.CIFAR10(64, 32)
+	for _, logEvery := range []int{1, 2, 50} {
+		cfg := tiny(8)
+		cfg.LR, cfg.LogEvery = 1e6, logEvery
+		dir := filepath.Join(t.TempDir(), "run")
+		tr, err := New(cfg, ds, dir, Output{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tr.Run(context.Background())
+		tr.Close()
+		if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "at iteration") {
+			t.Fatalf("log every %d: got %v, want ErrDiverged with the iteration", logEvery, err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+		if bytes.Contains(b, []byte("NaN")) || bytes.Contains(b, []byte("Inf")) {
+			t.Errorf("log every %d: metrics.jsonl holds a non-finite value:\n%s", logEvery, b)
+		}
+		tr, err = Resume(dir, ds, Output{}, nil)
+		if err != nil {
+			t.Fatalf("log every %d: the last good checkpoint does not resume: %v", logEvery, err)
+		}
+		tr.Close()
+	}
+}
+
+// TestValidateNamesFields: the library reports settings by Config field,
+// never by a command's flag.
+func TestValidateNamesFields(t *testing.T) {
+	c := Paper("resnet20")
+	c.Iters = 0
+	err := c.Validate()
+	if err == nil || err.Error() != "Config.Iters: 0, want > 0" {
+		t.Fatalf("got %v", err)
+	}
+	c = Paper("resnet20")
+	c.Schedule = "linear"
+	if err := c.Validate(); err == nil || err.Error() != `Config.Schedule: "linear", want step or cosine` {
+		t.Fatalf("got %v", err)
 	}
 }
