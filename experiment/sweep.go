@@ -7,9 +7,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,8 +52,12 @@ type Sweep struct {
 	Runs   []train.Config `json:"runs"`
 }
 
+// fig6Models are the nets of He et al.'s Figure 6: plain on the left,
+// residual on the right.
+var fig6Models = []string{"plain20", "plain32", "plain44", "plain56", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"}
+
 // Presets returns the names of the sweep presets.
-func Presets() []string { return []string{"fig6", "fig6-quick"} }
+func Presets() []string { return []string{"fig6", "fig6-quick", "fig6-grid-quick"} }
 
 // Preset returns the runs of a named sweep:
 //
@@ -60,20 +66,29 @@ func Presets() []string { return []string{"fig6", "fig6-quick"} }
 //   - "fig6-quick": plain-20, plain-56, ResNet-20 and ResNet-56 on the full
 //     training set for QuickIters iterations, LR 0.1 divided by 10 at 50%
 //     and 75% of the iterations, evaluated every 300 iterations.
+//   - "fig6-grid-quick": every net of "fig6" (ResNet-110 with its warm-up)
+//     at the schedule of "fig6-quick".
 func Preset(name string) (*Sweep, error) {
 	var s Sweep
 	s.Preset = name
+	quick := func(m string) train.Config {
+		c := train.Paper(m)
+		c.Iters, c.Milestones = QuickIters, train.ScaledMilestones(QuickIters)
+		c.EvalEvery, c.LogEvery, c.CkptEvery = 300, 25, 300
+		return c
+	}
 	switch name {
 	case "fig6":
-		for _, m := range []string{"plain20", "plain32", "plain44", "plain56", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"} {
+		for _, m := range fig6Models {
 			s.Runs = append(s.Runs, train.Paper(m))
 		}
 	case "fig6-quick":
 		for _, m := range []string{"plain20", "plain56", "resnet20", "resnet56"} {
-			c := train.Paper(m)
-			c.Iters, c.Milestones = QuickIters, train.ScaledMilestones(QuickIters)
-			c.EvalEvery, c.LogEvery, c.CkptEvery = 300, 25, 300
-			s.Runs = append(s.Runs, c)
+			s.Runs = append(s.Runs, quick(m))
+		}
+	case "fig6-grid-quick":
+		for _, m := range fig6Models {
+			s.Runs = append(s.Runs, quick(m))
 		}
 	default:
 		return nil, errors.Errorf("sweep preset %q: want one of %s", name, strings.Join(Presets(), ", "))
@@ -108,66 +123,78 @@ func (s *Sweep) Keep(models []string) error {
 	return nil
 }
 
-// RunSweep makes the sweep's runs in dir one after another. A new sweep
-// needs a new (or empty) dir. With resume, dir's sweep.json is used: finished
-// runs are kept, an interrupted one is resumed from its checkpoint and the
-// rest are started. At the end it writes summary.json, summary.md and
-// fig6.png (and fig7.png for runs with Analyze).
-func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, resume bool, out train.Output) ([]train.Result, error) {
-	path := filepath.Join(dir, SweepFile)
-	if resume {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, errors.Wrapf(err, "%s is not a sweep directory", dir)
-		}
-		s = &Sweep{}
-		if err := json.Unmarshal(b, s); err != nil {
-			return nil, errors.Wrap(err, path)
-		}
-	} else {
-		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-			return nil, errors.Errorf("sweep directory %s already exists and is not empty; resume it or choose another directory", dir)
-		}
-		for _, c := range s.Runs {
-			if err := c.Validate(); err != nil {
-				return nil, errors.Wrap(err, c.Model)
-			}
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, errors.Wrap(err, "sweep directory")
-		}
-		b, _ := json.MarshalIndent(s, "", "  ")
-		if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
-			return nil, err
-		}
+// Shard selects the runs of a sweep that one process makes, so that a
+// cluster can spread a sweep over many machines: run i (0-based, in the
+// sweep's order) belongs to shard i mod Count, Index counts from 0 as
+// JOB_COMPLETION_INDEX and SLURM_ARRAY_TASK_ID do. The zero Shard is the
+// whole sweep.
+type Shard struct {
+	Index, Count int
+}
+
+// ParseShard parses "I/N", shard I (0-based) of N.
+func ParseShard(s string) (Shard, error) {
+	var sh Shard
+	i, n, ok := strings.Cut(s, "/")
+	var err1, err2 error
+	if ok {
+		sh.Index, err1 = strconv.Atoi(i)
+		sh.Count, err2 = strconv.Atoi(n)
+	}
+	if !ok || err1 != nil || err2 != nil || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+		return Shard{}, errors.Errorf("shard %q: want I/N with 0 <= I < N, e.g. 0/9", s)
+	}
+	return sh, nil
+}
+
+func (sh Shard) String() string {
+	if sh.Count == 0 {
+		return "all runs"
+	}
+	return fmt.Sprintf("shard %d/%d", sh.Index, sh.Count)
+}
+
+// has reports whether run i belongs to the shard.
+func (sh Shard) has(i int) bool { return sh.Count == 0 || i%sh.Count == sh.Index }
+
+// ErrUnfinished is returned (wrapped, naming the runs) by Gather while some
+// runs of the sweep have no result yet.
+var ErrUnfinished = errors.New("sweep not finished")
+
+// RunSweep makes the runs of s that belong to shard (the zero Shard: all
+// of them) one after another, each in its own directory under dir named
+// after its model, and returns their results.
+//
+// dir's sweep.json records s. A new dir (or an empty one) gets it; a dir
+// that has it continues the same sweep: s must be nil or equal to it.
+// Shards started at once on one dir cooperate: finished runs are kept, a
+// run with a checkpoint is resumed (so a preempted or retried job goes on
+// where it stopped), and the others are started. Runs are deterministic, so
+// the results do not depend on how the sweep was split or interrupted.
+//
+// When every run of the sweep has finished, RunSweep gathers them (see
+// Gather); a shard that ends before the others leaves that to the last.
+func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, shard Shard, out train.Output) ([]train.Result, error) {
+	s, err := openSweep(s, dir)
+	if err != nil {
+		return nil, err
 	}
 	var results []train.Result
 	for i, c := range s.Runs {
+		if !shard.has(i) {
+			continue
+		}
 		rdir := filepath.Join(dir, c.Model)
-		if b, err := os.ReadFile(filepath.Join(rdir, train.ResultFile)); err == nil {
-			var r train.Result
-			if err := json.Unmarshal(b, &r); err != nil {
-				return nil, errors.Wrap(err, rdir)
-			}
+		if r, err := readResult(rdir); err == nil {
 			results = append(results, r)
 			continue
+		} else if !os.IsNotExist(errors.Cause(err)) {
+			return nil, err
 		}
 		if out.W != nil {
 			fmt.Fprintf(out.W, "sweep %s: run %d/%d, %s, in %s\n", s.Preset, i+1, len(s.Runs), c.Model, rdir)
 		}
-		var tr *train.Trainer
-		var err error
-		if exists(filepath.Join(rdir, train.ConfigFile)) {
-			tr, err = train.Resume(rdir, ds, out, nil)
-		} else {
-			tr, err = train.New(c, ds, rdir, out)
-		}
-		if err != nil {
-			return nil, errors.Wrap(err, c.Model)
-		}
-		tr.Hooks = Hooks()
-		r, err := tr.Run(ctx)
-		tr.Close()
+		r, err := makeRun(ctx, c, ds, rdir, out)
 		// The run's graphs are garbage now: collect them before the next run
 		// so the sweep's peak memory is its largest run's, not a sum.
 		debug.FreeOSMemory()
@@ -175,6 +202,140 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, re
 			return nil, err
 		}
 		results = append(results, *r)
+	}
+	if _, err := Gather(dir); err != nil && !(shard.Count > 1 && errors.Is(err, ErrUnfinished)) {
+		return nil, err
+	}
+	return results, nil
+}
+
+// openSweep returns the sweep recorded in dir, recording s there first
+// when dir is new. Shards that start at once on a new dir all record the
+// same s, and the atomic write makes that safe.
+func openSweep(s *Sweep, dir string) (*Sweep, error) {
+	recorded, err := readSweep(dir)
+	if os.IsNotExist(errors.Cause(err)) && s != nil {
+		if !emptyDir(dir) {
+			// Another shard may have recorded the sweep since: read again.
+			if recorded, err = readSweep(dir); os.IsNotExist(errors.Cause(err)) {
+				return nil, errors.Errorf("%s already exists, is not empty and holds no %s; choose another directory", dir, SweepFile)
+			}
+		} else {
+			return s, recordSweep(s, dir)
+		}
+	}
+	switch {
+	case os.IsNotExist(errors.Cause(err)):
+		return nil, errors.Wrapf(err, "%s is not a sweep directory", dir)
+	case err != nil:
+		return nil, err
+	case s != nil && !reflect.DeepEqual(s, recorded):
+		return nil, errors.Errorf("sweep directory %s holds another sweep (%s, %d runs): continue it as it is or choose another directory", dir, recorded.Preset, len(recorded.Runs))
+	}
+	return recorded, nil
+}
+
+// emptyDir reports whether dir is missing or holds nothing but the
+// temporary files of atomic writes in progress.
+func emptyDir(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !atomicfile.IsTemp(e.Name()) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordSweep checks s and writes it to dir's sweep.json.
+func recordSweep(s *Sweep, dir string) error {
+	seen := map[string]bool{}
+	for _, c := range s.Runs {
+		if err := c.Validate(); err != nil {
+			return errors.Wrap(err, c.Model)
+		}
+		if seen[c.Model] {
+			return errors.Errorf("sweep %s runs %s twice: its runs are named after their models", s.Preset, c.Model)
+		}
+		seen[c.Model] = true
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errors.Wrap(err, "sweep directory")
+	}
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return atomicfile.WriteFile(filepath.Join(dir, SweepFile), append(b, '\n'))
+}
+
+// readSweep reads dir's sweep.json.
+func readSweep(dir string) (*Sweep, error) {
+	path := filepath.Join(dir, SweepFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errors.Wrap(err, "sweep")
+	}
+	var s Sweep
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, errors.Wrap(err, path)
+	}
+	return &s, nil
+}
+
+// readResult reads a finished run's result.json.
+func readResult(rdir string) (train.Result, error) {
+	var r train.Result
+	path := filepath.Join(rdir, train.ResultFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, errors.Wrap(err, "result")
+	}
+	return r, errors.Wrap(json.Unmarshal(b, &r), path)
+}
+
+// makeRun resumes the run in rdir from its checkpoint, or starts it.
+func makeRun(ctx context.Context, c train.Config, ds *cifar10.Dataset, rdir string, out train.Output) (*train.Result, error) {
+	var tr *train.Trainer
+	var err error
+	if _, statErr := os.Stat(filepath.Join(rdir, train.ConfigFile)); statErr == nil {
+		tr, err = train.Resume(rdir, ds, out, nil)
+	} else {
+		// A directory without config.json is a start that was killed
+		// before it trained: nothing in it is worth keeping.
+		if err := os.RemoveAll(rdir); err != nil {
+			return nil, errors.Wrap(err, c.Model)
+		}
+		tr, err = train.New(c, ds, rdir, out)
+	}
+	if err != nil {
+		return nil, errors.Wrap(err, c.Model)
+	}
+	defer tr.Close()
+	tr.Hooks = Hooks()
+	return tr.Run(ctx)
+}
+
+// Gather collects the results of every run of the sweep in dir and writes
+// summary.json, summary.md, fig6.png and, when the runs have analysis.json,
+// fig7.png. While some runs have no result it returns ErrUnfinished naming
+// them, and writes nothing.
+func Gather(dir string) ([]train.Result, error) {
+	s, err := readSweep(dir)
+	if err != nil {
+		return nil, errors.Wrapf(err, "%s is not a sweep directory", dir)
+	}
+	var results []train.Result
+	var missing []string
+	for _, c := range s.Runs {
+		r, err := readResult(filepath.Join(dir, c.Model))
+		if os.IsNotExist(errors.Cause(err)) {
+			missing = append(missing, c.Model)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	if len(missing) > 0 {
+		return nil, errors.Wrapf(ErrUnfinished, "%s: %d of %d runs have no result yet (%s)", dir, len(missing), len(s.Runs), strings.Join(missing, ", "))
 	}
 	return results, Summarize(dir, s, results)
 }
@@ -234,9 +395,4 @@ func evalName(rs []train.Result) string {
 		return "validation"
 	}
 	return "test"
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

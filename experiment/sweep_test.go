@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,13 +22,14 @@ func TestSweepInterruptAndResume(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sweep")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := RunSweep(ctx, s, ds, dir, false, train.Output{}); !errors.Is(err, train.ErrInterrupted) {
+	if _, err := RunSweep(ctx, s, ds, dir, Shard{}, train.Output{}); !errors.Is(err, train.ErrInterrupted) {
 		t.Fatalf("got %v, want train.ErrInterrupted", err)
 	}
-	if _, err := RunSweep(context.Background(), s, ds, dir, false, train.Output{}); err == nil {
-		t.Fatal("a new sweep into an existing directory was not refused")
+	other := &Sweep{Preset: "test", Runs: []train.Config{a}}
+	if _, err := RunSweep(context.Background(), other, ds, dir, Shard{}, train.Output{}); err == nil || !strings.Contains(err.Error(), "holds another sweep") {
+		t.Fatalf("another sweep into the directory: got %v, want a refusal", err)
 	}
-	rs, err := RunSweep(context.Background(), nil, ds, dir, true, train.Output{})
+	rs, err := RunSweep(context.Background(), nil, ds, dir, Shard{}, train.Output{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,4 +76,38 @@ func tiny(model string) train.Config {
 	c.Iters, c.BatchSize, c.EvalBatch, c.Milestones = 4, 8, 32, []int{2}
 	c.EvalEvery, c.LogEvery, c.CkptEvery = 2, 1, 2
 	return c
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// TestGridPreset: the short grid holds Figure 6's nine nets at the quick
+// schedule, ResNet-110 warming up as in the paper, and the quick preset
+// is the same schedule (its committed results stay comparable).
+func TestGridPreset(t *testing.T) {
+	grid, err := Preset("fig6-grid-quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick, _ := Preset("fig6-quick")
+	var names []string
+	for _, c := range grid.Runs {
+		names = append(names, c.Model)
+		if c.Iters != QuickIters || c.EvalEvery != 300 || !reflect.DeepEqual(c.Milestones, []int{750, 1125}) {
+			t.Errorf("%s: %d iterations, eval every %d, milestones %v", c.Model, c.Iters, c.EvalEvery, c.Milestones)
+		}
+		if c.WarmupEnabled() != (c.Model == "resnet110") {
+			t.Errorf("%s: warm-up %v", c.Model, c.WarmupEnabled())
+		}
+		for _, q := range quick.Runs {
+			if q.Model == c.Model && !reflect.DeepEqual(q, c) {
+				t.Errorf("%s differs between fig6-quick and fig6-grid-quick", c.Model)
+			}
+		}
+	}
+	if want := "plain20 plain32 plain44 plain56 resnet20 resnet32 resnet44 resnet56 resnet110"; strings.Join(names, " ") != want {
+		t.Errorf("models %v, want %s", names, want)
+	}
 }
