@@ -400,7 +400,7 @@ func finishRun(ctx context.Context, tr *train.Trainer, stdout io.Writer) error {
 }
 
 func runSweep(ctx context.Context, s *experiment.Sweep, ds *cifar10.Dataset, dir string, resume bool, out train.Output, stdout io.Writer) error {
-	rs, err := experiment.RunSweep(ctx, s, ds, dir, resume, out)
+	rs, err := experiment.RunSweep(ctx, s, ds, dir, experiment.Shard{}, out)
 	if err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
 			return interrupted{err, dir}
