@@ -71,11 +71,6 @@ type ModelComparison struct {
 	TheirsEarly Early     `json:"theirs_early"`
 }
 
-// EarlyErr is the training error that marks a run as having left chance
-// (90% on CIFAR-10): the paper's bar for ending ResNet-110's warm-up, so
-// also the default Config.WarmupErr.
-const EarlyErr = 0.8
-
 // Early summarizes one side's first steps of one model over seeds, where
 // initialization shows: how high the loss starts, how long training error
 // takes to leave chance and where the first evaluation finds the test error.
@@ -83,8 +78,8 @@ type Early struct {
 	FirstLoss     Spread `json:"first_loss"`      // training loss over the first logged window
 	FirstEvalIter int    `json:"first_eval_iter"` // the iteration of the first evaluation
 	FirstEvalErr  Spread `json:"first_eval_err"`  // test error at that evaluation
-	ItersBelow    Spread `json:"iters_below"`     // the first logged iteration with training error below EarlyErr, over the seeds that got there
-	NeverBelow    int    `json:"never_below"`     // seeds whose logged training error never fell below EarlyErr
+	ItersBelow    Spread `json:"iters_below"`     // the first logged iteration with training error below train.ChanceErr, over the seeds that got there
+	NeverBelow    int    `json:"never_below"`     // seeds whose logged training error never fell below train.ChanceErr
 }
 
 // Agrees reports whether the two implementations' mean final errors (train
@@ -172,7 +167,7 @@ func (s *sweepSeeds) early(model string, runs [][]train.Point) (Early, error) {
 				firstEval = p.Iter
 				evalErr = append(evalErr, *p.TestErr)
 			}
-			if belowAt < 0 && p.TrainErr != nil && *p.TrainErr < EarlyErr {
+			if belowAt < 0 && p.TrainErr != nil && *p.TrainErr < train.ChanceErr {
 				belowAt = p.Iter
 			}
 		}
@@ -346,7 +341,7 @@ func compareMarkdown(out string, cs []ModelComparison, o, t *sweepSeeds, names [
 		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s |\n", c.Model, c.Iters,
 			pct(c.OursTrain), pct(c.TheirsTrain), pct(c.OursTest), pct(c.TheirsTest), agree)
 	}
-	fmt.Fprintf(&md, "\nEarly training, where initialization shows: mean [min, max] over seeds of the training loss over the first logged window, the first logged iteration with training error below %.0f%% (chance is 90%%) and the test error (%%) at the first evaluation.\n\n", 100*EarlyErr)
+	fmt.Fprintf(&md, "\nEarly training, where initialization shows: mean [min, max] over seeds of the training loss over the first logged window, the first logged iteration with training error below %.0f%% (chance is 90%%) and the test error (%%) at the first evaluation.\n\n", 100*train.ChanceErr)
 	md.WriteString("| model | side | first loss | iterations to leave chance | test err at first evaluation |\n|---|---|---:|---:|---:|\n")
 	for _, c := range cs {
 		for i, e := range []Early{c.OursEarly, c.TheirsEarly} {
