@@ -9,7 +9,7 @@
 #   bench/compare.sh resnet20 resnet110    # these models' training steps, resnet20 inference
 #
 # Environment: ROUNDS (3), THREADS (2), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20),
-# TORCH_BENCH (../shared/bench/torch_resnet_cifar.py).
+# TORCH_BENCH (bench/torch_resnet_cifar.py, this repository's copy of the PyTorch anchor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,7 @@ models=("$@")
 threads=${THREADS:-2} batch=${BATCH:-128} steps=${STEPS:-10} warmup=${WARMUP:-3}
 infer=${INFER:-resnet20}
 rounds=${ROUNDS:-3}
-torch_bench=${TORCH_BENCH:-../shared/bench/torch_resnet_cifar.py}
+torch_bench=${TORCH_BENCH:-bench/torch_resnet_cifar.py}
 
 if [ ! -f "$torch_bench" ]; then
   echo "compare.sh: no PyTorch benchmark at $torch_bench (set TORCH_BENCH)" >&2

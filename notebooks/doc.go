@@ -5,7 +5,7 @@
 //
 //	01_residual_blocks.ipynb  BasicBlock and Bottleneck: parameters, DOT picture, F(x) = 0 is the identity
 //	02_training.ipynb         a short ResNet-20 run on CIFAR-10 and its curves
-//	03_degradation.ipynb      a plain-versus-residual sweep: Figure 6 and the layer responses
+//	03_degradation.ipynb      the committed plain-versus-residual sweeps (or a fresh one): Figure 6 and the layer responses
 //
 // # Running them in Jupyter
 //
@@ -48,11 +48,13 @@
 // (ignored by ./... patterns and removed afterwards), so they compile
 // against the repository's go.mod, built with one "go build" and run with
 // small settings: NB_SMALL=1 NB_ITERS=3 NB_TRAIN_LIMIT=256, NB_OUT in a
-// temporary directory, and CIFAR10_DATA set to the shared archive
-// (../shared/cifar10/cifar-10-binary.tar.gz beside the module root) when it
-// exists, else to a tiny synthetic data set in the official layout that the
-// test writes. NB_SWEEP_DIR names a missing directory, so 03_degradation
-// makes its own tiny sweep. Each notebook's output must hold its expected
-// lines (01: "73728", "69632", "identity: true"). The test also checks the
-// kernel metadata and that committed outputs stay small.
+// temporary directory, and CIFAR10_DATA set to the real data when the
+// machine has it ($CIFAR10_DATA, else the shared archive
+// ../shared/cifar10/cifar-10-binary.tar.gz beside the module root), else to
+// a tiny synthetic data set in the official layout that the test writes.
+// 03_degradation runs twice: once reading the committed results
+// (NB_RESULTS=results/fig6-quick), once making a fresh sweep (NB_FRESH=1).
+// Each run's output must hold its expected lines (01: "73728", "69632",
+// "identity: true"). The test also checks the kernel metadata and that
+// committed outputs stay small.
 package notebooks

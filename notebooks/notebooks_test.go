@@ -19,25 +19,55 @@ import (
 	"time"
 )
 
-// expected lists, for each notebook, lines its output must contain when run
-// with the test's small settings.
-var expected = map[string][]string{
-	"01_residual_blocks": {
+// A run is one execution of a notebook by TestNotebooks, with the test's
+// small settings.
+type run struct {
+	notebook string                     // the file name without .ipynb
+	variant  string                     // what the run varies, if the notebook has several runs
+	env      func(root string) []string // settings beyond the common ones; root is the module root
+	expected []string                   // lines the output must contain
+}
+
+// runs lists every run of every notebook.
+var runs = []run{
+	{notebook: "01_residual_blocks", expected: []string{
 		"BasicBlock conv weights: 73728 (2*64*64*9 = 73728)",
 		"Bottleneck conv weights: 69632 (256*64 + 64*64*9 + 64*256 = 69632)",
 		"BasicBlock identity: true",
 		"Bottleneck identity: true",
 		"wrote DOT",
-	},
-	"02_training": {
+	}},
+	{notebook: "02_training", expected: []string{
 		"finished 3 iterations",
 		"curves:",
-	},
-	"03_degradation": {
-		"no sweep in",
-		"Figure 6:",
-		"layer responses:",
-	},
+	}},
+	// By default 03 reads the committed results: every seed of both sides.
+	{notebook: "03_degradation", variant: "committed",
+		env: func(root string) []string {
+			return []string{"NB_RESULTS=" + filepath.Join(root, "results", "fig6-quick")}
+		},
+		expected: []string{
+			"  ours    seed1  ",
+			"  pytorch seed1  ",
+			"plain20   ours       269722   1500",
+			"resnet56  pytorch    853018   1500",
+			" seeds: training error ", // the curves read
+			"Figure 6:",
+			"resnet56   55 layers, ", // the layer responses (ours only)
+			"layer responses:",
+		}},
+	// Asked to, it makes a fresh sweep of its own and reads that.
+	{notebook: "03_degradation", variant: "fresh",
+		env: func(string) []string { return []string{"NB_FRESH=1"} },
+		expected: []string{
+			"making a fresh sweep in",
+			"reading 1 sweeps:",
+			"plain56   ours       853018      3     1",
+			"resnet20  1 seeds: training error",
+			"Figure 6:",
+			"plain20    19 layers, 1 seeds: mean response std",
+			"layer responses:",
+		}},
 }
 
 // maxOutputBytes bounds the outputs a committed notebook may carry.
@@ -229,13 +259,15 @@ func moduleRoot(t *testing.T) string {
 	}
 }
 
-// cifarData returns the shared CIFAR-10 archive when the machine has it, else
-// a tiny synthetic data set in the official layout written under dir.
+// cifarData returns the real CIFAR-10 when the machine has it ($CIFAR10_DATA,
+// else the shared archive of the project's machines), else a tiny synthetic
+// data set in the official layout written under dir.
 func cifarData(t *testing.T, root, dir string) string {
-	shared := filepath.Join(root, "..", "shared", "cifar10", "cifar-10-binary.tar.gz")
-	if _, err := os.Stat(shared); err == nil {
-		t.Logf("CIFAR-10: %s", shared)
-		return shared
+	for _, real := range []string{os.Getenv("CIFAR10_DATA"), filepath.Join(root, "..", "shared", "cifar10", "cifar-10-binary.tar.gz")} {
+		if _, err := os.Stat(real); real != "" && err == nil {
+			t.Logf("CIFAR-10: %s", real)
+			return real
+		}
 	}
 	d := filepath.Join(dir, "cifar-10-batches-bin")
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -278,8 +310,21 @@ func TestNotebooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) < len(expected) {
-		t.Fatalf("found notebooks %v, want at least %d", paths, len(expected))
+	found := map[string]bool{}
+	for _, p := range paths {
+		found[strings.TrimSuffix(p, ".ipynb")] = true
+	}
+	ran := map[string]bool{}
+	for _, r := range runs {
+		if !found[r.notebook] {
+			t.Errorf("no notebook %s.ipynb to run", r.notebook)
+		}
+		ran[r.notebook] = true
+	}
+	for nb := range found {
+		if !ran[nb] {
+			t.Errorf("%s.ipynb has no run in runs", nb)
+		}
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -328,9 +373,13 @@ func TestNotebooks(t *testing.T) {
 
 	tmp := t.TempDir()
 	data := cifarData(t, root, tmp)
-	for _, name := range names {
+	for _, r := range runs {
+		name := r.notebook
+		if r.variant != "" {
+			name += "/" + r.variant
+		}
 		t.Run(name, func(t *testing.T) {
-			out := filepath.Join(tmp, "out-"+name)
+			out := filepath.Join(tmp, "out-"+strings.ReplaceAll(name, "/", "-"))
 			var env []string // the user's own NB_* settings would change the runs
 			for _, kv := range os.Environ() {
 				if !strings.HasPrefix(kv, "NB_") && !strings.HasPrefix(kv, "CIFAR10_DATA=") {
@@ -340,12 +389,14 @@ func TestNotebooks(t *testing.T) {
 			env = append(env,
 				"NB_SMALL=1", "NB_ITERS=3", "NB_TRAIN_LIMIT=256",
 				"NB_OUT="+out,
-				"NB_SWEEP_DIR="+filepath.Join(tmp, "no-such-sweep"),
 				"CIFAR10_DATA="+data,
 			)
+			if r.env != nil {
+				env = append(env, r.env(root)...)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, filepath.Join(bin, name))
+			cmd := exec.CommandContext(ctx, filepath.Join(bin, r.notebook))
 			cmd.Env, cmd.Dir = env, t.TempDir()
 			start := time.Now()
 			b, err := cmd.CombinedOutput()
@@ -353,7 +404,7 @@ func TestNotebooks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", name, err, b)
 			}
-			for _, want := range expected[name] {
+			for _, want := range r.expected {
 				if !bytes.Contains(b, []byte(want)) {
 					t.Errorf("%s: output lacks %s\n%s", name, strconv.Quote(want), b)
 				}

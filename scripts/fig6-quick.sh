@@ -11,9 +11,12 @@
 # block starting as the identity, into results/fig6-quick-zero-init/, and
 # also draws them against the default-init seeds (against-default/).
 # SCRATCH (default a new temporary directory) keeps the full run
-# directories; CIFAR10 (default ../shared/cifar10/cifar-10-binary.tar.gz)
-# is the archive. One seed takes about 2.5 hours on the 2-core machine,
-# 1.3 hours with -zero-init-residual.
+# directories. CIFAR10_DATA, the variable cmd/train reads, must name the
+# CIFAR-10 data (cifar-10-binary.tar.gz or the extracted cifar-10-batches-bin
+# directory): both trainers are given that path. One seed takes about 2.5
+# hours on the 2-core machine, 1.3 hours with -zero-init-residual.
+#
+#   CIFAR10_DATA=/path/to/cifar-10-binary.tar.gz bash scripts/fig6-quick.sh 1
 set -euo pipefail
 
 usage="usage: bash scripts/fig6-quick.sh [-zero-init-residual] SEED [SCRATCH]"
@@ -27,8 +30,10 @@ fi
 seed=${1:?$usage}
 [[ $seed =~ ^[1-9][0-9]*$ ]] || { echo "fig6-quick.sh: seed $seed: want a positive integer ($usage)" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
-data=${CIFAR10:-$repo/../shared/cifar10/cifar-10-binary.tar.gz}
-[[ -e $data ]] || { echo "fig6-quick.sh: $data: no CIFAR-10 archive (set CIFAR10)" >&2; exit 2; }
+data=${CIFAR10_DATA:-}
+[[ -n $data ]] || { echo "fig6-quick.sh: CIFAR10_DATA is not set: set it to the CIFAR-10 archive (cifar-10-binary.tar.gz) or its extracted directory, which both trainers read" >&2; exit 2; }
+[[ -e $data ]] || { echo "fig6-quick.sh: CIFAR10_DATA=$data: no such file or directory" >&2; exit 2; }
+data=$(cd "$(dirname "$data")" && pwd)/$(basename "$data")
 scratch=${2:-$(mktemp -d)}
 results=$repo/results/$name
 for side in ours pytorch; do

@@ -2,35 +2,40 @@ package train
 
 import (
 	"fmt"
-	"strings"
 	"time"
+
+	pline "github.com/gorgonia-zoo/resnet/internal/progress"
 )
 
-// progress draws a one-line bar on a terminal, or prints a log line per
-// metrics point otherwise.
+// progress shows a run's progress: on a terminal one line redrawn in place
+// and fitted to the terminal's width (internal/progress), with log lines
+// above it; otherwise a log line per metrics point.
 type progress struct {
 	out             Output
+	line            *pline.Line // nil when out.W is nil
 	model           string
 	total, perEpoch int
 	batch           int
-	last            time.Time
+	lr              float64 // as of the last metrics point; 0 before the first
 	lastIter        int
 	lastT           time.Time
 	rate            float64 // images per second, smoothed
-	drawn           bool
-	lineLen         int
 	startIter       int
 	start           time.Time
 	startSet        bool
 }
 
 func newProgress(out Output, model string, total, perEpoch, batch int) *progress {
-	return &progress{out: out, model: model, total: total, perEpoch: perEpoch, batch: batch}
+	p := &progress{out: out, model: model, total: total, perEpoch: perEpoch, batch: batch}
+	if out.W != nil {
+		p.line = pline.New(out.W, out.Terminal)
+	}
+	return p
 }
 
 // update is called after every iteration.
 func (p *progress) update(iter int, loss, errRate, elapsed float64) {
-	if p.out.W == nil {
+	if p.line == nil {
 		return
 	}
 	now := time.Now()
@@ -51,33 +56,39 @@ func (p *progress) update(iter int, loss, errRate, elapsed float64) {
 			p.rate = float64((iter-p.startIter)*p.batch) / s
 		}
 	}
-	if !p.out.Terminal || now.Sub(p.last) < 200*time.Millisecond && iter != p.total {
+	if !p.out.Terminal || !p.line.Due() && iter != p.total {
 		return
 	}
-	p.last = now
-	eta := "?"
-	if p.rate > 0 {
-		eta = fmtDuration(float64((p.total-iter)*p.batch) / p.rate)
+	p.line.Draw(float64(iter)/float64(p.total), p.fields(iter, loss, errRate, elapsed)...)
+}
+
+// fields are the training line's, in the order shown, ranked by how long
+// they stay when the terminal is narrow: the iteration, the name, ETA,
+// error and loss last longest.
+func (p *progress) fields(iter int, loss, errRate, elapsed float64) []pline.Field {
+	lr := ""
+	if p.lr > 0 {
+		lr = fmt.Sprintf("lr %g", p.lr)
 	}
-	width := 20
-	fill := width * iter / p.total
-	bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
-	line := fmt.Sprintf("\r%s [%s] %d/%d ep %.1f loss %.3f err %.1f%% %.0f img/s ETA %s elapsed %s",
-		p.model, bar, iter, p.total, float64(iter)/float64(p.perEpoch), loss, 100*errRate, p.rate, eta, fmtDuration(elapsed))
-	pad := ""
-	if n := len(line); n < p.lineLen {
-		pad = strings.Repeat(" ", p.lineLen-n)
+	return []pline.Field{
+		{Text: p.model, Rank: 9},
+		{Text: fmt.Sprintf("%d/%d", iter, p.total), Rank: 10},
+		{Text: fmt.Sprintf("ep %.1f", float64(iter)/float64(p.perEpoch)), Rank: 3},
+		{Text: lr, Rank: 2},
+		{Text: fmt.Sprintf("loss %.3f", loss), Rank: 6},
+		{Text: fmt.Sprintf("err %.1f%%", 100*errRate), Rank: 7},
+		{Text: fmt.Sprintf("%.0f img/s", p.rate), Rank: 4},
+		{Text: "elapsed " + fmtDuration(elapsed), Rank: 1},
+		{Text: pline.ETA(float64((p.total-iter)*p.batch), p.rate), Rank: 8},
 	}
-	p.lineLen = len(line)
-	fmt.Fprint(p.out.W, line+pad)
-	p.drawn = true
 }
 
 // point reports a metrics point: a log line (above the bar on a terminal).
 func (p *progress) point(pt Point, evalName string) {
-	if p.out.W == nil {
+	if p.line == nil {
 		return
 	}
+	p.lr = pt.LR
 	s := fmt.Sprintf("%s iter %d/%d epoch %.2f lr %g", p.model, pt.Iter, p.total, pt.Epoch, pt.LR)
 	if pt.TrainLoss != nil {
 		s += fmt.Sprintf(" train loss %.4f err %.2f%%", *pt.TrainLoss, 100**pt.TrainErr)
@@ -94,30 +105,19 @@ func (p *progress) point(pt Point, evalName string) {
 
 // log prints a line, above the bar on a terminal.
 func (p *progress) log(s string) {
-	if p.out.W == nil {
-		return
+	if p.line != nil {
+		p.line.Println(s)
 	}
-	p.clear()
-	fmt.Fprintln(p.out.W, s)
 }
 
 // clear erases the bar.
 func (p *progress) clear() {
-	if p.drawn {
-		fmt.Fprint(p.out.W, "\r"+strings.Repeat(" ", p.lineLen)+"\r")
-		p.drawn, p.lineLen = false, 0
+	if p.line != nil {
+		p.line.Clear()
 	}
 }
 
 func (p *progress) finish() { p.clear() }
 
 // fmtDuration prints seconds as 1h02m03s, 2m03s or 4.5s.
-func fmtDuration(s float64) string {
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%.1fs", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", int(s)/60, int(s)%60)
-	}
-	return fmt.Sprintf("%dh%02dm%02ds", int(s)/3600, int(s)%3600/60, int(s)%60)
-}
+func fmtDuration(s float64) string { return pline.Duration(s) }

@@ -7,8 +7,11 @@
 // to data_batch_5.bin, test_batch.bin and batches.meta.txt) either from the
 // extracted directory or straight from cifar-10-binary.tar.gz, streaming the
 // archive without extracting it. [Locate] and [Ensure] find the data (explicit
-// path, then $CIFAR10_DATA, then the user's cache directory) and download the
-// official archive with a resumable, checksummed [Downloader] when it is absent.
+// path, then $CIFAR10_DATA, then the user's cache directory); Ensure downloads
+// the official archive with a resumable, checksummed [Downloader] when it is
+// absent from the cache directory, and to a path given explicitly or in
+// $CIFAR10_DATA only when asked to ([Downloader].DownloadExplicit): a mistyped
+// path is an error, not a download.
 //
 // Images are kept as the raw bytes of the files (60,000 x 3,072 bytes, about
 // 184 MB); conversion to float32 happens per batch, which costs far less than

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/pkg/errors"
+
+	pline "github.com/gorgonia-zoo/resnet/internal/progress"
 )
 
 // Where the data set comes from.
@@ -40,40 +43,89 @@ func DefaultPath() (string, error) {
 // $CIFAR10_DATA if set, else DefaultPath. It does not check that the path
 // exists; see Ensure.
 func Locate(explicit string) (string, error) {
-	if explicit != "" {
-		return explicit, nil
-	}
-	if env := os.Getenv(EnvVar); env != "" {
-		return env, nil
-	}
-	return DefaultPath()
+	path, _, err := locate(explicit)
+	return path, err
 }
 
-// Ensure returns the path of the data, downloading the archive there with d
-// (nil means the official archive, no progress output) when the path from
-// Locate(explicit) does not exist. Only a path naming a .tar.gz or .tgz file is
-// downloaded to; a missing directory is an error.
+// locate is Locate, also telling whether the path was given (explicitly or
+// in $CIFAR10_DATA) rather than the default.
+func locate(explicit string) (path string, given bool, err error) {
+	if explicit != "" {
+		return explicit, true, nil
+	}
+	if env := os.Getenv(EnvVar); env != "" {
+		return env, true, nil
+	}
+	path, err = DefaultPath()
+	return path, false, err
+}
+
+// Ensure returns the path of the data, Locate(explicit), after checking that
+// it exists. When it does not:
+//   - the default location (explicit empty, $CIFAR10_DATA unset) gets the
+//     archive, downloaded with d (nil means the official archive, no
+//     progress output);
+//   - a path given in explicit or $CIFAR10_DATA is an error naming it
+//     ("cifar10: PATH: no such file or directory; ..."; errors.Is
+//     fs.ErrNotExist), and nothing is created, unless d.DownloadExplicit
+//     asks for the archive to be downloaded there.
+//
+// Only a path naming a .tar.gz or .tgz file is downloaded to; a missing
+// directory is an error.
 func Ensure(ctx context.Context, explicit string, d *Downloader) (string, error) {
-	path, err := Locate(explicit)
+	path, given, err := locate(explicit)
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(path); err == nil {
+	_, err = os.Stat(path)
+	if err == nil {
 		return path, nil
 	} else if !os.IsNotExist(err) {
 		return "", errors.Wrap(err, "cifar10")
 	}
-	if !strings.HasSuffix(path, ".tar.gz") && !strings.HasSuffix(path, ".tgz") {
-		return "", errors.Errorf("cifar10: %s does not exist (want the extracted %s directory or a .tar.gz path to download %s to)", path, batchesDir, ArchiveName)
-	}
 	if d == nil {
 		d = &Downloader{}
+	}
+	if given && !d.DownloadExplicit {
+		e := &missingError{path: path, err: err}
+		if explicit == "" {
+			e.from = "$" + EnvVar
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			e.err = pe.Err // the reason alone: the message names the path already
+		}
+		return "", e
+	}
+	if !strings.HasSuffix(path, ".tar.gz") && !strings.HasSuffix(path, ".tgz") {
+		return "", errors.Errorf("cifar10: %s does not exist (want the extracted %s directory or a .tar.gz path to download %s to)", path, batchesDir, ArchiveName)
 	}
 	if err := d.Download(ctx, path); err != nil {
 		return "", err
 	}
 	return path, nil
 }
+
+// missingError is Ensure's error for a path that was given but does not
+// exist.
+type missingError struct {
+	path string
+	from string // "$CIFAR10_DATA" when it named the path; "" when explicit
+	err  error  // why: no such file or directory
+}
+
+func (e *missingError) Error() string {
+	from := ""
+	if e.from != "" {
+		from = e.from + " names it; "
+	}
+	return fmt.Sprintf("cifar10: %s: %v; %swant the CIFAR-10 archive (%s) or its extracted %s directory there (a path given is downloaded to only on request)",
+		e.path, e.err, from, ArchiveName, batchesDir)
+}
+
+// Unwrap returns why the path is missing, so errors.Is(err, fs.ErrNotExist)
+// holds.
+func (e *missingError) Unwrap() error { return e.err }
 
 // Downloader fetches the archive over HTTP. The zero value downloads the
 // official archive with http.DefaultClient and prints nothing.
@@ -87,8 +139,13 @@ type Downloader struct {
 	URL      string       // "" means ArchiveURL
 	MD5      string       // expected hex MD5; "" means ArchiveMD5
 	Client   *http.Client // nil means http.DefaultClient
-	Progress io.Writer    // if not nil, receives a progress bar: bytes, rate and ETA
+	Progress io.Writer    // if not nil, receives a progress line: bytes, rate and ETA
 	Attempts int          // tries before giving up on network failures; 0 means 5
+
+	// DownloadExplicit makes Ensure download the archive to a path given
+	// explicitly or in $CIFAR10_DATA that does not exist, as it does to the
+	// default location, instead of failing.
+	DownloadExplicit bool
 }
 
 // Download fetches the archive to dest, creating its directory.
@@ -289,77 +346,66 @@ func parseContentRange(s string) (start, size int64, ok bool) {
 	return start, size, true
 }
 
-// progress draws a progress bar. On a terminal it redraws one line in place;
-// elsewhere (a log file) it writes a line now and then so logs stay short.
+// progress shows a download's progress on a progress line: redrawn in
+// place on a terminal, a plain line now and then elsewhere (a log file).
 type progress struct {
-	w           io.Writer
+	line        *pline.Line // nil: no output
 	name        string
-	terminal    bool
 	total, done int64
 	startDone   int64 // done when this request began, for the rate
-	start, last time.Time
+	start       time.Time
 }
 
 func newProgress(w io.Writer, name string) *progress {
-	p := &progress{w: w, name: name}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.terminal = true
-		}
+	p := &progress{name: name}
+	if w != nil {
+		p.line = pline.New(w, pline.IsTerminal(w))
 	}
 	return p
 }
 
 func (p *progress) begin(done, total int64) {
 	p.done, p.startDone, p.total = done, done, total
-	p.start, p.last = time.Now(), time.Now()
+	p.start = time.Now()
 }
 
 func (p *progress) Write(b []byte) (int, error) {
 	p.done += int64(len(b))
-	interval := 10 * time.Second
-	if p.terminal {
-		interval = 200 * time.Millisecond
-	}
-	if p.w != nil && time.Since(p.last) >= interval {
-		p.last = time.Now()
-		p.draw("")
+	if p.line != nil && p.line.Due() {
+		p.draw()
 	}
 	return len(b), nil
 }
 
 // end draws the final state and ends the line.
 func (p *progress) end() {
-	if p.w != nil {
-		p.draw("\n")
+	if p.line != nil {
+		p.draw()
+		p.line.End()
 	}
 }
 
-func (p *progress) draw(end string) {
+// draw draws the name, percentage, bytes, rate, ETA and, with room on a
+// terminal, a bar; a narrow terminal loses the rate first, then the bytes.
+func (p *progress) draw() {
 	elapsed := time.Since(p.start).Seconds()
 	rate := 0.0
 	if elapsed > 0 {
 		rate = float64(p.done-p.startDone) / elapsed
 	}
-	var line string
-	if p.total > 0 {
-		frac := min(float64(p.done)/float64(p.total), 1)
-		const width = 30
-		filled := int(frac * width)
-		bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-		eta := "?"
-		if rate > 0 {
-			eta = time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second).String()
-		}
-		line = fmt.Sprintf("%s [%s] %5.1f%% %s / %s  %s/s  ETA %s", p.name, bar, 100*frac, bytesText(p.done), bytesText(p.total), bytesText(int64(rate)), eta)
-	} else {
-		line = fmt.Sprintf("%s %s  %s/s", p.name, bytesText(p.done), bytesText(int64(rate)))
+	speed := pline.Field{Text: bytesText(int64(rate)) + "/s", Rank: 1}
+	if p.total <= 0 { // size unknown
+		p.line.Draw(-1, pline.Field{Text: p.name, Rank: 3}, pline.Field{Text: bytesText(p.done), Rank: 2}, speed)
+		return
 	}
-	if p.terminal {
-		fmt.Fprintf(p.w, "\r%-100s%s", line, end)
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
+	frac := min(float64(p.done)/float64(p.total), 1)
+	p.line.Draw(frac,
+		pline.Field{Text: p.name, Rank: 3},
+		pline.Field{Text: fmt.Sprintf("%.1f%%", 100*frac), Rank: 5},
+		pline.Field{Text: bytesText(p.done) + " / " + bytesText(p.total), Rank: 2},
+		speed,
+		pline.Field{Text: pline.ETA(float64(p.total-p.done), rate), Rank: 4},
+	)
 }
 
 // bytesText formats n bytes in decimal units, as download sizes usually are.

@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +104,10 @@ func TestDownload(t *testing.T) {
 		t.Errorf("the downloaded archive does not load: %v", err)
 	}
 	t.Logf("progress output: %q", progress.String())
-	wantError(t, errorString(progress.String()), ArchiveName, "100.0%", bytesText(int64(len(s.data)))+" / "+bytesText(int64(len(s.data))), "/s", "ETA")
+	wantError(t, errorString(progress.String()), ArchiveName, "100.0%", bytesText(int64(len(s.data)))+" / "+bytesText(int64(len(s.data))), "/s", "ETA 0s")
+	if strings.ContainsAny(progress.String(), "\r[") || !strings.HasSuffix(progress.String(), "\n") {
+		t.Errorf("progress to a log is not plain lines: %q", progress.String())
+	}
 }
 
 // errorString lets wantError check plain text.
@@ -261,6 +268,99 @@ func TestEnsure(t *testing.T) {
 	if got, err := Ensure(context.Background(), dir, d); err != nil || got != dir {
 		t.Errorf("Ensure(%s) = %s, %v", dir, got, err)
 	}
+	d.DownloadExplicit = true
 	_, err = Ensure(context.Background(), filepath.Join(dir, "nope"), d)
-	wantError(t, err, "nope does not exist")
+	wantError(t, err, "nope does not exist", "want the extracted")
+}
+
+// listTree returns every path under root, relative to it.
+func listTree(t *testing.T, root string) []string {
+	t.Helper()
+	var paths []string
+	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != root {
+			rel, _ := filepath.Rel(root, p)
+			paths = append(paths, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
+// TestEnsureGivenPathMissing checks that a path given explicitly or in
+// $CIFAR10_DATA that does not exist is an error naming it, with nothing
+// created and nothing downloaded, unless a download was asked for.
+func TestEnsureGivenPathMissing(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", cache)
+	s := newArchiveServer(t, 0, false)
+	root := t.TempDir()
+	typo := filepath.Join(root, "typo", "dir", "file.tar.gz")
+	for _, c := range []struct {
+		name, explicit, env string
+		from                string // what the error says of where the path came from
+	}{
+		{"explicit", typo, "", ""},
+		{"explicit over the environment", typo, filepath.Join(root, "other.tar.gz"), ""},
+		{"environment", "", typo, "$" + EnvVar + " names it"},
+		{"explicit directory", filepath.Join(root, "cifar-10-batches-bin"), "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(EnvVar, c.env)
+			want := c.explicit
+			if want == "" {
+				want = c.env
+			}
+			path, err := Ensure(context.Background(), c.explicit, s.downloader(nil, 1))
+			if path != "" {
+				t.Errorf("Ensure returned the path %s with the error", path)
+			}
+			wantError(t, err, "cifar10: "+want+": no such file or directory; ", c.from, ArchiveName, batchesDir)
+			if c.from == "" && strings.Contains(fmt.Sprint(err), EnvVar) {
+				t.Errorf("the error blames $%s for an explicit path: %v", EnvVar, err)
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("errors.Is(%v, fs.ErrNotExist) is false", err)
+			}
+			if got := listTree(t, root); len(got) != 0 {
+				t.Errorf("Ensure created %q", got)
+			}
+			if got := listTree(t, cache); len(got) != 0 {
+				t.Errorf("Ensure created %q in the cache directory", got)
+			}
+			if n := len(s.requests()); n != 0 {
+				t.Errorf("%d download requests", n)
+			}
+		})
+	}
+
+	// Asked for, the download goes to the path given.
+	for _, c := range []struct{ name, explicit, env string }{
+		{"explicit", typo, ""},
+		{"environment", "", filepath.Join(root, "env", ArchiveName)},
+	} {
+		t.Run(c.name+" download", func(t *testing.T) {
+			t.Setenv(EnvVar, c.env)
+			d := s.downloader(nil, 1)
+			d.DownloadExplicit = true
+			path, err := Ensure(context.Background(), c.explicit, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := c.explicit + c.env; path != want {
+				t.Errorf("downloaded to %s, want %s", path, want)
+			}
+			checkDownloaded(t, path, s.data)
+		})
+	}
+	if got := listTree(t, cache); len(got) != 0 {
+		t.Errorf("the downloads to given paths created %q in the cache directory", got)
+	}
 }

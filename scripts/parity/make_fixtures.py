@@ -15,7 +15,7 @@ It writes, for two networks,
                           "grad.<param>" for a few parameters (F64) and
                           "after.<buffer>" for a few running statistics (F64)
 
-  resnet20    the CIFAR-10 ResNet-20 of /work/shared/bench/torch_resnet_cifar.py
+  resnet20    the CIFAR-10 ResNet-20 of bench/torch_resnet_cifar.py
               (option-A shortcuts) with the zoo's module names: conv1, bn1,
               layer1..layer3 (nn.Sequential of BasicBlocks), fc.
   bottleneck  torchvision's ResNet layout (7x7/2 stem, BN, ReLU, 3x3/2 max pool,

@@ -6,6 +6,7 @@
 
 Compares labels, the first pixels, one inner pixel and the sum of every batch
 (normalized float32 values) of train_twin.TrainStream with the Go digests.
+Both read CIFAR-10 from $CIFAR10_DATA, else from cmd/train's cache path.
 """
 import json
 import os
@@ -18,7 +19,7 @@ import train_twin as tt  # noqa: E402
 def main():
     path = sys.argv[1]
     want = [json.loads(l) for l in open(path)]
-    train, _ = tt.load_cifar10(tt.DEFAULT_DATA)
+    train, _ = tt.load_cifar10(tt.data_path('', 'check_data_rng.py'))
     train = tt.head(train, 512)
     st = tt.compute_stats(train[0], 'per-pixel-mean')
     s = tt.TrainStream(train, tt.Normalizer(st), 32, 1, 'go')

@@ -28,7 +28,8 @@ import train_twin as T  # noqa: E402
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--model', default='resnet56', help='one of ' + ', '.join(T.MODELS))
-    ap.add_argument('--data', default=T.DEFAULT_DATA, help='cifar-10-binary.tar.gz or a directory of the .bin files')
+    ap.add_argument('--data', default='', help='cifar-10-binary.tar.gz or a directory of the .bin files '
+                    '(default $CIFAR10_DATA, else cmd/train\'s cache path)')
     ap.add_argument('--norm', default='per-pixel-mean', choices=('per-pixel-mean', 'per-channel'))
     ap.add_argument('--fc', default='torch', choices=('torch', 'he'),
                     help="fc initialization: PyTorch's default (the zoo's) or He's normal, fan-in")
@@ -38,6 +39,7 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args()
+    a.data = T.data_path(a.data, 'early_steps.py')
     if a.model not in T.MODELS:
         raise SystemExit('--model %r: want one of %s' % (a.model, ', '.join(T.MODELS)))
     torch.set_num_threads(a.threads)

@@ -58,9 +58,10 @@ def main():
     ap.add_argument('--model', default='plain20')
     ap.add_argument('--steps', type=int, default=3)
     ap.add_argument('--lr', type=float, default=0.01)
-    ap.add_argument('--data', default=T.DEFAULT_DATA)
+    ap.add_argument('--data', default='', help='CIFAR-10 (default $CIFAR10_DATA, else cmd/train\'s cache path)')
     ap.add_argument('--dir', help='work directory (default a new temporary one)')
     a = ap.parse_args()
+    a.data = T.data_path(a.data, 'lockstep.py')
     work = a.dir or tempfile.mkdtemp(prefix='lockstep-')
     os.makedirs(work, exist_ok=True)
     common = ['--iters', None, '--lr', str(a.lr), '--milestones', '1000000', '--log-every', '1',

@@ -45,15 +45,14 @@ def main():
     ap.add_argument('--milestones', default='750,1125', help="the LR schedule's milestones (default fig6-quick's: a constant 0.1 before 750)")
     ap.add_argument('--seeds', default='1,2,3,4,5')
     ap.add_argument('--window', type=int, default=100, help='iterations at the end whose training loss is averaged')
-    ap.add_argument('--data', default=T.DEFAULT_DATA)
+    ap.add_argument('--data', default='', help='CIFAR-10 (default $CIFAR10_DATA, else cmd/train\'s cache path)')
     ap.add_argument('--workdir', help='keep the runs here (default a temporary directory)')
     a = ap.parse_args()
+    a.data = T.data_path(a.data, 'paired.py')
     try:
         seeds = [int(s) for s in a.seeds.split(',')]
     except ValueError:
         sys.exit(f'paired.py: --seeds {a.seeds!r}: want comma-separated integers')
-    if not os.path.exists(a.data):
-        sys.exit(f'paired.py: --data {a.data}: no such file')
     work = a.workdir or tempfile.mkdtemp(prefix='paired-')
     os.makedirs(work, exist_ok=True)
     common = ['--model', a.model, '--iters', str(a.iters), '--milestones', a.milestones, '--log-every', '25',

@@ -28,7 +28,36 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_DATA = os.path.join(REPO, '..', 'shared', 'cifar10', 'cifar-10-binary.tar.gz')
+DATA_ENV = 'CIFAR10_DATA'  # cifar10.EnvVar: the variable the Go trainer reads the data's path from
+
+
+def go_cache_path():
+    """cifar10.DefaultPath: where cmd/train keeps (and downloads) the archive when given no path
+    and no $CIFAR10_DATA, resnet-zoo/cifar10/cifar-10-binary.tar.gz under Go's os.UserCacheDir.
+    None where Go would find no cache directory."""
+    env = os.environ.get
+    if sys.platform.startswith('win'):
+        base = env('LocalAppData')
+    elif sys.platform == 'darwin':
+        base = env('HOME') and os.path.join(env('HOME'), 'Library', 'Caches')
+    else:
+        base = env('XDG_CACHE_HOME') or (env('HOME') and os.path.join(env('HOME'), '.cache'))
+        if base and not os.path.isabs(base):
+            base = None
+    return base and os.path.join(base, 'resnet-zoo', 'cifar10', 'cifar-10-binary.tar.gz')
+
+
+def data_path(given, prog='train_twin.py'):
+    """Where CIFAR-10 is, found as the Go trainer finds it (cifar10.Locate): given (--data) if not
+    empty, else $CIFAR10_DATA, else cmd/train's cache path. The twin does not download: a path
+    that does not exist ends the program with a message naming CIFAR10_DATA."""
+    path = given or os.environ.get(DATA_ENV) or go_cache_path()
+    if path and os.path.exists(path):
+        return path
+    cache = go_cache_path() or "Go's cache directory"
+    raise SystemExit('%s: no CIFAR-10 data at %s: set %s (or --data) to cifar-10-binary.tar.gz or the extracted '
+                     'cifar-10-batches-bin directory; without either the twin looks where go run ./cmd/train '
+                     'downloads the archive (%s)' % (prog, path or '(no path)', DATA_ENV, cache))
 
 # Geometry of the binary archive (datasets/cifar10).
 W = H = 32
@@ -667,9 +696,9 @@ def main(argv=None):
                     help='with --sweep: run only these of the preset\'s models (comma-separated), in its order')
     ap.add_argument('--out', '-out', help='run (or sweep) directory to create; an existing non-empty one is refused '
                     '(default runs/twin-<model or sweep>-<time>)')
-    ap.add_argument('--data', '-data', default=DEFAULT_DATA,
-                    help='cifar-10-binary.tar.gz or a directory of the .bin files (default ../shared/cifar10/'
-                    'cifar-10-binary.tar.gz from the repository root)')
+    ap.add_argument('--data', '-data', default='',
+                    help='cifar-10-binary.tar.gz or a directory of the .bin files (default $CIFAR10_DATA, else '
+                    'where cmd/train keeps its download: resnet-zoo/cifar10/ in the user cache directory)')
     ap.add_argument('--milestones', '-milestones',
                     help='comma-separated iterations where the LR is multiplied by --gamma '
                     '(default 32000,48000; 50%% and 75%% of --iters when --iters is given)')
@@ -687,6 +716,7 @@ def main(argv=None):
                     help='shuffle/crop/flip stream: torch (a torch.Generator seeded with --seed, default) or go '
                     '(the Go iterator\'s SplitMix64 streams: the same batches as the Go trainer)')
     a = ap.parse_args(argv)
+    a.data = data_path(a.data)
 
     torch.set_num_threads(a.threads)
     set_keys = {key: getattr(a, key) for _, key, _ in FLAGS if getattr(a, key) is not None}

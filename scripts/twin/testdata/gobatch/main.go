@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,13 +15,18 @@ import (
 )
 
 func main() {
-	data := flag.String("data", "../shared/cifar10/cifar-10-binary.tar.gz", "archive")
+	data := flag.String("data", "", "CIFAR-10 archive or extracted directory (default: $"+cifar10.EnvVar+", else the cache directory, downloading when missing)")
 	limit := flag.Int("train-limit", 512, "images")
 	batch := flag.Int("batch", 32, "batch size")
 	seed := flag.Uint64("seed", 1, "seed")
 	n := flag.Int("n", 20, "batches")
 	flag.Parse()
-	ds, err := cifar10.Load(*data)
+	path, err := cifar10.Ensure(context.Background(), *data, &cifar10.Downloader{Progress: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ds, err := cifar10.Load(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
