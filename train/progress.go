@@ -16,7 +16,6 @@ type progress struct {
 	model           string
 	total, perEpoch int
 	batch           int
-	lr              float64 // as of the last metrics point; 0 before the first
 	lastIter        int
 	lastT           time.Time
 	rate            float64 // images per second, smoothed
@@ -33,8 +32,8 @@ func newProgress(out Output, model string, total, perEpoch, batch int) *progress
 	return p
 }
 
-// update is called after every iteration.
-func (p *progress) update(iter int, loss, errRate, elapsed float64) {
+// update is called after every iteration, with its learning rate.
+func (p *progress) update(iter int, lr, loss, errRate, elapsed float64) {
 	if p.line == nil {
 		return
 	}
@@ -59,26 +58,26 @@ func (p *progress) update(iter int, loss, errRate, elapsed float64) {
 	if !p.out.Terminal || !p.line.Due() && iter != p.total {
 		return
 	}
-	p.line.Draw(float64(iter)/float64(p.total), p.fields(iter, loss, errRate, elapsed)...)
+	p.line.Draw(float64(iter)/float64(p.total), p.fields(iter, lr, loss, errRate, elapsed)...)
 }
 
 // fields are the training line's, in the order shown, ranked by how long
 // they stay when the terminal is narrow: the iteration, the name, ETA,
 // error and loss last longest.
-func (p *progress) fields(iter int, loss, errRate, elapsed float64) []pline.Field {
-	lr := ""
-	if p.lr > 0 {
-		lr = fmt.Sprintf("lr %g", p.lr)
+func (p *progress) fields(iter int, lr, loss, errRate, elapsed float64) []pline.Field {
+	lrText := ""
+	if lr > 0 {
+		lrText = fmt.Sprintf("lr %g", lr)
 	}
 	return []pline.Field{
 		{Text: p.model, Rank: 9},
 		{Text: fmt.Sprintf("%d/%d", iter, p.total), Rank: 10},
 		{Text: fmt.Sprintf("ep %.1f", float64(iter)/float64(p.perEpoch)), Rank: 3},
-		{Text: lr, Rank: 2},
+		{Text: lrText, Rank: 2},
 		{Text: fmt.Sprintf("loss %.3f", loss), Rank: 6},
 		{Text: fmt.Sprintf("err %.1f%%", 100*errRate), Rank: 7},
 		{Text: fmt.Sprintf("%.0f img/s", p.rate), Rank: 4},
-		{Text: "elapsed " + fmtDuration(elapsed), Rank: 1},
+		{Text: "elapsed " + pline.Duration(elapsed), Rank: 1},
 		{Text: pline.ETA(float64((p.total-iter)*p.batch), p.rate), Rank: 8},
 	}
 }
@@ -88,7 +87,6 @@ func (p *progress) point(pt Point, evalName string) {
 	if p.line == nil {
 		return
 	}
-	p.lr = pt.LR
 	s := fmt.Sprintf("%s iter %d/%d epoch %.2f lr %g", p.model, pt.Iter, p.total, pt.Epoch, pt.LR)
 	if pt.TrainLoss != nil {
 		s += fmt.Sprintf(" train loss %.4f err %.2f%%", *pt.TrainLoss, 100**pt.TrainErr)
@@ -96,7 +94,7 @@ func (p *progress) point(pt Point, evalName string) {
 	if pt.TestLoss != nil {
 		s += fmt.Sprintf(" %s loss %.4f err %.2f%%", evalName, *pt.TestLoss, 100**pt.TestErr)
 	}
-	s += fmt.Sprintf(" %.0f img/s elapsed %s", pt.ImgPerS, fmtDuration(pt.ElapsedS))
+	s += fmt.Sprintf(" %.0f img/s elapsed %s", pt.ImgPerS, pline.Duration(pt.ElapsedS))
 	if p.out.Terminal && pt.TestLoss == nil {
 		return // the bar shows the training numbers
 	}
@@ -118,6 +116,3 @@ func (p *progress) clear() {
 }
 
 func (p *progress) finish() { p.clear() }
-
-// fmtDuration prints seconds as 1h02m03s, 2m03s or 4.5s.
-func fmtDuration(s float64) string { return pline.Duration(s) }

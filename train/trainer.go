@@ -605,7 +605,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 					t.cfg.Model, t.iter, 100*t.warmEMA, 100*t.cfg.WarmupErr, t.cfg.LRAt(t.iter)))
 			}
 		}
-		p.update(t.iter, loss, errRate, t.elapsedNow())
+		p.update(t.iter, lr, loss, errRate, t.elapsedNow())
 		evalNow := (t.cfg.EvalEvery > 0 && done%t.cfg.EvalEvery == 0) || done == t.cfg.Iters
 		if logNow || evalNow {
 			pt := Point{Iter: done, Epoch: float64(done) / float64(perEpoch), LR: lr}
