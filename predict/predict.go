@@ -17,6 +17,12 @@
 // per-channel mean and std (weights.KeyNormalizeMean, KeyNormalizeStd);
 // else CIFAR-10's mean 0.4914,0.4822,0.4465 and std 0.2470,0.2435,0.2616.
 //
+// Images are untrusted input: LoadImage reads the format and size from a
+// file's header and refuses, before decoding, anything but PNG and JPEG, an
+// image of more pixels than the limit (DefaultMaxPixels unless the caller
+// raises it, Config.MaxPixels), or a file longer than such an image can
+// take; Preprocess refuses an image whose resized form exceeds the limit.
+//
 // Top5 runs a model in evaluation mode on an inference graph (no gradients)
 // and returns the five most probable classes of each image, with
 // torchvision's ImageNet class names (shipped with the package) or
@@ -24,12 +30,14 @@
 package predict
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"image"
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder
 	_ "image/png"  // register the PNG decoder
+	"io"
 	"math"
 	"os"
 	"sort"
@@ -79,6 +87,38 @@ type Config struct {
 	PixelMean []float64
 	// Classes names the model's outputs; missing names are "".
 	Classes []string
+	// MaxPixels is the largest image, width x height in pixels, that Top5
+	// decodes and Preprocess takes, both as decoded and after Resize; zero
+	// means DefaultMaxPixels, which says what decoding costs a pixel.
+	MaxPixels int
+}
+
+// DefaultMaxPixels is the pixel limit of LoadImage and Preprocess when the
+// caller sets none (Config.MaxPixels): 40 megapixels, photos of up to
+// 7,744 x 5,164. It bounds what decoding allocates, whatever size a file's
+// header claims: at most about 24 bytes a pixel (a progressive CMYK JPEG,
+// under 1 GB), 2 to 8 for ordinary PNG and JPEG files, and Preprocess
+// another 3 to 6.
+const DefaultMaxPixels = 40_000_000
+
+// maxPixels is cfg's pixel limit.
+func (cfg Config) maxPixels() int {
+	if cfg.MaxPixels > 0 {
+		return cfg.MaxPixels
+	}
+	return DefaultMaxPixels
+}
+
+// checkPixels refuses a w x h image of more than limit pixels, or of none;
+// the error starts with what.
+func checkPixels(what string, w, h, limit int) error {
+	if w <= 0 || h <= 0 {
+		return errors.Errorf("%s %dx%d pixels, want at least 1x1", what, w, h)
+	}
+	if n := int64(w) * int64(h); n > int64(limit) {
+		return errors.Errorf("%s %dx%d = %d pixels, more than the limit of %d", what, w, h, n, limit)
+	}
+	return nil
 }
 
 // ImageNetConfig is torchvision's ImageNet evaluation transform with the
@@ -250,33 +290,52 @@ func metadataFloats(metadata map[string]string, key string, n int, what string) 
 	return v, nil
 }
 
-// maxSide is the largest width or height Preprocess accepts.
-const maxSide = 1 << 15
+// outputSize is the width and height of the input cfg makes of a w x h
+// image: resized, then cropped.
+func (cfg Config) outputSize(w, h int) (int, int) {
+	if cfg.Resize > 0 {
+		w, h = resizedSize(w, h, cfg.Resize)
+	}
+	if cfg.Crop > 0 {
+		w, h = cfg.Crop, cfg.Crop
+	}
+	return w, h
+}
 
 // Preprocess returns img as the model input cfg describes: a CHW float32
 // slice of 3 x H x W values, (pixel/255 - Mean[c]) / Std[c], or with
-// PixelMean[c,y,x] in place of Mean[c] when set. It fails when cfg.Size is
-// set and the image (after Resize and Crop) has another size, or when it
-// has another size than PixelMean.
+// PixelMean[c,y,x] in place of Mean[c] when set. It fails, before
+// converting any pixel, when the image or its resized form has more than
+// cfg's pixel limit (MaxPixels), when cfg.Size is set and the image (after
+// Resize and Crop) has another size, or when it has another size than
+// PixelMean.
 func Preprocess(img image.Image, cfg Config) ([]float32, error) {
-	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > maxSide || b.Dy() > maxSide {
-		return nil, errors.Errorf("image is %dx%d, want sides of 1 to %d pixels", b.Dx(), b.Dy(), maxSide)
+	b := img.Bounds()
+	if err := checkPixels("image of", b.Dx(), b.Dy(), cfg.maxPixels()); err != nil {
+		return nil, err
 	}
-	px := toRGB(img)
+	rw, rh := b.Dx(), b.Dy()
 	if cfg.Resize > 0 {
-		w, h := resizedSize(px.w, px.h, cfg.Resize)
-		px = resize(px, w, h)
+		rw, rh = resizedSize(rw, rh, cfg.Resize)
+		what := fmt.Sprintf("image of %dx%d pixels resized to a shorter side of %d:", b.Dx(), b.Dy(), cfg.Resize)
+		if err := checkPixels(what, rw, rh, cfg.maxPixels()); err != nil {
+			return nil, err
+		}
 	}
-	w, h, offX, offY := px.w, px.h, 0, 0
-	if cfg.Crop > 0 {
-		w, h = cfg.Crop, cfg.Crop
-		offX, offY = cropOffset(px.w, w), cropOffset(px.h, h)
-	}
+	w, h := cfg.outputSize(b.Dx(), b.Dy())
 	if cfg.Size > 0 && (w != cfg.Size || h != cfg.Size) {
 		return nil, errors.Errorf("image is %dx%d, the model takes %dx%d images", w, h, cfg.Size, cfg.Size)
 	}
 	if cfg.PixelMean != nil && len(cfg.PixelMean) != 3*w*h {
 		return nil, errors.Errorf("image is %dx%d, the mean image has %d values, want 3x%dx%d", w, h, len(cfg.PixelMean), w, h)
+	}
+	px := toRGB(img)
+	if cfg.Resize > 0 {
+		px = resize(px, rw, rh)
+	}
+	offX, offY := 0, 0
+	if cfg.Crop > 0 {
+		offX, offY = cropOffset(px.w, w), cropOffset(px.h, h)
 	}
 	out := make([]float32, 3*w*h)
 	for c := 0; c < 3; c++ {
@@ -298,16 +357,59 @@ func Preprocess(img image.Image, cfg Config) ([]float32, error) {
 	return out, nil
 }
 
-// LoadImage decodes the PNG or JPEG file at path. Errors name the file.
-func LoadImage(path string) (image.Image, error) {
+// maxHeaderBytes is how far into a file LoadImage looks for the image's
+// size: a JPEG's frame header or a PNG's IHDR chunk and the chunks up to
+// IDAT can follow EXIF, XMP and ICC profile segments of a few megabytes.
+const maxHeaderBytes = 16 << 20
+
+// maxFileBytes is the largest file LoadImage reads for images of up to
+// maxPixels pixels: 8 bytes a pixel (a 16-bit RGBA PNG stored without
+// compression) and 16 MiB of metadata.
+func maxFileBytes(maxPixels int) int64 { return 8*int64(maxPixels) + 16<<20 }
+
+// LoadImage decodes the PNG or JPEG file at path, an image of at most
+// maxPixels pixels (width x height; zero or less means DefaultMaxPixels).
+// It reads the format and size from the file's header first and refuses,
+// without decoding, a file of another format, an image over the limit, or a
+// file larger than 8 bytes a pixel plus 16 MiB. Errors name the file.
+func LoadImage(path string, maxPixels int) (image.Image, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, errors.Wrap(err, "predict")
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	limit := maxFileBytes(maxPixels)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, errors.Errorf("predict: %s: %d bytes, more than the %d an image of up to %d pixels may take", path, st.Size(), limit, maxPixels)
+	}
+	return decode(io.LimitReader(f, limit), path, maxPixels)
+}
+
+// decode decodes a PNG or JPEG image of at most maxPixels pixels from r,
+// after reading its format and size from at most maxHeaderBytes of r. Errors
+// name the image name.
+func decode(r io.Reader, name string, maxPixels int) (image.Image, error) {
+	// The header's bytes are kept to be decoded again with the rest.
+	var head bytes.Buffer
+	c, format, err := image.DecodeConfig(io.TeeReader(io.LimitReader(r, maxHeaderBytes), &head))
 	if err != nil {
-		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", path, err)
+		if head.Len() >= maxHeaderBytes {
+			err = errors.Errorf("no image size in the first %d bytes", maxHeaderBytes)
+		}
+		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", name, err)
+	}
+	if format != "png" && format != "jpeg" {
+		return nil, errors.Errorf("predict: %s: a %s image, want PNG or JPEG", name, format)
+	}
+	if err := checkPixels(fmt.Sprintf("predict: %s: the %s header claims", name, strings.ToUpper(format)), c.Width, c.Height, maxPixels); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(io.MultiReader(&head, r))
+	if err != nil {
+		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", name, err)
 	}
 	return img, nil
 }
@@ -343,22 +445,15 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 	}
 	inputs := make([]input, len(images))
 	for i, path := range images {
-		img, err := LoadImage(path)
+		img, err := LoadImage(path, cfg.maxPixels())
 		if err != nil {
 			return nil, err
 		}
 		data, err := Preprocess(img, cfg)
 		if err != nil {
-			return nil, errors.Wrapf(err, "predict: %s", path)
+			return nil, errors.WithMessagef(err, "predict: %s", path)
 		}
-		b := img.Bounds()
-		h, w := b.Dy(), b.Dx()
-		if cfg.Resize > 0 {
-			w, h = resizedSize(w, h, cfg.Resize)
-		}
-		if cfg.Crop > 0 {
-			h, w = cfg.Crop, cfg.Crop
-		}
+		w, h := cfg.outputSize(img.Bounds().Dx(), img.Bounds().Dy())
 		inputs[i] = input{path, data, h, w}
 	}
 	defer m.SetTraining(m.Training())

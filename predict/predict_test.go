@@ -61,7 +61,7 @@ func TestClassNames(t *testing.T) {
 // pipeline (Resize(20, bilinear, antialias=False), CenterCrop(16), ToTensor,
 // Normalize) on a fixture from scripts/parity/make_fixtures.py.
 func TestPreprocessMatchesTorchvision(t *testing.T) {
-	img, err := LoadImage("../testdata/parity/preprocess.png")
+	img, err := LoadImage("../testdata/parity/preprocess.png", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,9 +261,12 @@ func TestTop5CIFAR(t *testing.T) {
 	// Errors name the file.
 	text := filepath.Join(dir, "notes.png")
 	os.WriteFile(text, []byte("not an image"), 0o644)
+	huge := filepath.Join(dir, "huge.png")
+	os.WriteFile(huge, pngClaiming(t, 200000, 200000, 16), 0o644)
 	for _, bad := range []string{
 		writeImage(t, dir, "big.png", pattern(64, 48)),
 		text,
+		huge,
 		filepath.Join(dir, "absent.jpg"),
 	} {
 		_, err := Top5(m, []string{imgs[0], bad}, cfg)
