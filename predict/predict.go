@@ -23,8 +23,8 @@
 // raises it, Config.MaxPixels), or a file longer than such an image can
 // take; Preprocess refuses an image whose resized form exceeds the limit.
 //
-// Top5 runs a model in evaluation mode on an inference graph (no gradients)
-// and returns the five most probable classes of each image, with
+// Top5 runs a model in evaluation mode on models.Inference graphs (no
+// gradients) and returns the five most probable classes of each image, with
 // torchvision's ImageNet class names (shipped with the package) or
 // CIFAR-10's.
 package predict
@@ -43,12 +43,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gorgonia-zoo/resnet/layers"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 //go:embed imagenet_classes.txt
@@ -433,10 +430,12 @@ type Result struct {
 // batchSize is how many images Top5 runs through the model at once.
 const batchSize = 8
 
-// Top5 classifies the image files with m in evaluation mode and returns one
-// Result per image, in order, with min(5, classes) classes each. It builds
-// inference graphs without gradients; m's train/eval mode is restored
-// afterwards. Errors name the file (unreadable, not an image, wrong size).
+// Top5 classifies the image files with m, a float32 model, in evaluation
+// mode and returns one Result per image, in order, with min(5, classes)
+// classes each. It runs batches of up to eight images of one size on
+// models.Inference graphs (no gradients); m's train/eval mode is restored
+// afterwards. Errors name the file (unreadable, not an image, too large,
+// wrong size).
 func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 	type input struct {
 		path string
@@ -456,8 +455,13 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 		w, h := cfg.outputSize(img.Bounds().Dx(), img.Bounds().Dy())
 		inputs[i] = input{path, data, h, w}
 	}
-	defer m.SetTraining(m.Training())
-	m.SetTraining(false)
+	// One graph per batch size and image size, kept for the batches after.
+	graphs := map[[3]int]*models.Inference{}
+	defer func() {
+		for _, inf := range graphs {
+			inf.Close()
+		}
+	}()
 	results := make([]Result, 0, len(images))
 	for start := 0; start < len(inputs); {
 		// A batch is up to batchSize consecutive images of one size.
@@ -466,22 +470,22 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 			end++
 		}
 		n, h, w := end-start, inputs[start].h, inputs[start].w
-		x := tensor.New(tensor.Of(m.Options().Dtype), tensor.WithShape(n, 3, h, w))
-		for i := start; i < end; i++ {
-			off := (i - start) * 3 * h * w
-			if m.Options().Dtype == tensor.Float32 {
-				copy(x.Float32s()[off:], inputs[i].data)
-			} else {
-				for j, v := range inputs[i].data {
-					x.Float64s()[off+j] = float64(v)
-				}
+		inf := graphs[[3]int{n, h, w}]
+		if inf == nil {
+			var err error
+			if inf, err = models.NewInference(m, n, 3, h, w); err != nil {
+				return nil, errors.WithMessage(err, "predict")
 			}
+			graphs[[3]int{n, h, w}] = inf
 		}
-		logits, err := forward(m, x)
+		for i := start; i < end; i++ {
+			copy(inf.Input()[(i-start)*3*h*w:], inputs[i].data)
+		}
+		logits, err := inf.Run()
 		if err != nil {
 			return nil, errors.WithMessagef(err, "predict: %s", inputs[start].path)
 		}
-		k := len(logits) / n
+		k := inf.Classes()
 		for i := 0; i < n; i++ {
 			results = append(results, Result{Image: inputs[start+i].path, Top5: top(logits[i*k:(i+1)*k], 5, cfg.Classes)})
 		}
@@ -490,45 +494,16 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 	return results, nil
 }
 
-// forward runs m on x (N,3,H,W) in an inference graph and returns the
-// logits row by row.
-func forward(m *models.Model, x *tensor.Dense) ([]float64, error) {
-	g := G.NewGraph()
-	in := G.NewTensor(g, x.Dtype(), 4, G.WithShape(x.Shape()...), G.WithName("images"), G.WithValue(x))
-	net, err := m.Build(g, in)
-	if err != nil {
-		return nil, err
-	}
-	var out G.Value
-	G.Read(net.Logits, &out)
-	vm := G.NewTapeMachine(g)
-	defer layers.CloseMachine(vm)
-	if err := vm.RunAll(); err != nil {
-		return nil, errors.Wrap(err, "running the model")
-	}
-	switch d := out.Data().(type) {
-	case []float32:
-		v := make([]float64, len(d))
-		for i, f := range d {
-			v[i] = float64(f)
-		}
-		return v, nil
-	case []float64:
-		return append([]float64(nil), d...), nil
-	}
-	return nil, errors.Errorf("unexpected logits of type %T", out.Data())
-}
-
 // top returns the k most probable classes of one row of logits.
-func top(logits []float64, k int, names []string) []Class {
+func top(logits []float32, k int, names []string) []Class {
 	maxV := math.Inf(-1)
 	for _, v := range logits {
-		maxV = math.Max(maxV, v)
+		maxV = math.Max(maxV, float64(v))
 	}
 	var sum float64
 	probs := make([]float64, len(logits))
 	for i, v := range logits {
-		probs[i] = math.Exp(v - maxV)
+		probs[i] = math.Exp(float64(v) - maxV)
 		sum += probs[i]
 	}
 	idx := make([]int, len(logits))

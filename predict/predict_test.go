@@ -15,6 +15,7 @@ import (
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/safetensors"
 	"github.com/gorgonia-zoo/resnet/weights"
+	"gorgonia.org/tensor"
 )
 
 // pattern is a w x h image with smooth colors.
@@ -295,5 +296,56 @@ func TestTop5ImageNet(t *testing.T) {
 	}
 	if len(res[0].Top5) != 5 || res[0].Top5[0].Name != ImageNetClasses()[res[0].Top5[0].Class] {
 		t.Errorf("%v", res[0])
+	}
+}
+
+// TestTop5IsInference: Top5's probabilities, with the image in a batch of
+// two, are the softmax of models.Inference's logits for it alone, and a
+// float64 model, which Inference does not run, is refused naming float32.
+func TestTop5IsInference(t *testing.T) {
+	m, err := models.New("resnet20", models.Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := CIFARConfig()
+	dir := t.TempDir()
+	imgs := []string{writeImage(t, dir, "a.png", pattern(32, 32)), writeImage(t, dir, "b.png", pattern(32, 32))}
+	res, err := Top5(m, imgs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf, err := models.NewInference(m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	img, err := LoadImage(imgs[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Preprocess(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(inf.Input(), x)
+	logits, err := inf.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res[0].Top5 {
+		var sum float64
+		for _, v := range logits {
+			sum += math.Exp(float64(v) - float64(logits[c.Class]))
+		}
+		if want := 1 / sum; math.Abs(c.Prob-want) > 1e-12 {
+			t.Errorf("class %d: probability %v, Inference's logits give %v", c.Class, c.Prob, want)
+		}
+	}
+	m64, err := models.New("resnet20", models.Options{Seed: 3, Dtype: tensor.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Top5(m64, imgs[:1], cfg); err == nil || !strings.Contains(err.Error(), "float32") {
+		t.Errorf("a float64 model: %v", err)
 	}
 }
