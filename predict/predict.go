@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
@@ -56,11 +57,6 @@ var imagenetText string
 // "categories"): "tench", "goldfish", ..., "toilet tissue".
 func ImageNetClasses() []string {
 	return strings.Split(strings.TrimSuffix(imagenetText, "\n"), "\n")
-}
-
-// CIFARClasses returns CIFAR-10's ten class names in label order.
-func CIFARClasses() []string {
-	return []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 }
 
 // Config says how images become model inputs and what the classes are
@@ -130,13 +126,13 @@ func ImageNetConfig() Config {
 }
 
 // CIFARConfig takes 32x32 images normalized with CIFAR-10's training-set
-// statistics, with CIFAR-10's class names.
+// statistics, with CIFAR-10's class names (a copy of cifar10.ClassNames).
 func CIFARConfig() Config {
 	return Config{
 		Size:    32,
 		Mean:    [3]float64{0.4914, 0.4822, 0.4465},
 		Std:     [3]float64{0.2470, 0.2435, 0.2616},
-		Classes: CIFARClasses(),
+		Classes: append([]string(nil), cifar10.ClassNames[:]...),
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/safetensors"
 	"github.com/gorgonia-zoo/resnet/weights"
@@ -53,8 +55,14 @@ func TestClassNames(t *testing.T) {
 	if len(names) != 1000 || names[0] != "tench" || names[207] != "golden retriever" || names[999] != "toilet tissue" {
 		t.Errorf("ImageNet names: %d, %q %q %q", len(names), names[0], names[207], names[999])
 	}
-	if c := CIFARClasses(); len(c) != 10 || c[3] != "cat" {
-		t.Errorf("CIFAR names %v", c)
+	// CIFAR's are cifar10.ClassNames, copied: a caller may change them.
+	cfg := CIFARConfig()
+	if !slices.Equal(cfg.Classes, cifar10.ClassNames[:]) {
+		t.Errorf("CIFAR names %v", cfg.Classes)
+	}
+	cfg.Classes[3] = "kitten"
+	if cifar10.ClassNames[3] != "cat" || CIFARConfig().Classes[3] != "cat" {
+		t.Error("changing a Config's class names changed cifar10.ClassNames")
 	}
 }
 
@@ -238,7 +246,7 @@ func TestTop5CIFAR(t *testing.T) {
 		var sum float64
 		for j, c := range r.Top5 {
 			sum += c.Prob
-			if c.Name != CIFARClasses()[c.Class] || (j > 0 && c.Prob > r.Top5[j-1].Prob) {
+			if c.Name != cifar10.ClassNames[c.Class] || (j > 0 && c.Prob > r.Top5[j-1].Prob) {
 				t.Errorf("result %d: %+v", i, r.Top5)
 			}
 		}
