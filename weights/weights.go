@@ -20,8 +20,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Metadata keys Save writes and LoadModel and package predict read. All
-// values are strings, as safetensors requires.
+// Metadata keys Save writes, LoadModel reads and InputNormalization reads.
+// All values are strings, as safetensors requires.
 const (
 	// KeyFormat is "pt", the value PyTorch-oriented safetensors writers use.
 	KeyFormat = "format"
@@ -36,18 +36,23 @@ const (
 	// KeyStrideOnFirst1x1 is "true" for Bottleneck models with the paper's
 	// stride placement (models.Options.StrideOnFirst1x1); absent otherwise.
 	KeyStrideOnFirst1x1 = "stride_on_first_1x1"
+	// KeyNormalization is how inputs were normalized in training, in
+	// cifar10.Normalization's text form: "per-pixel-mean" (with
+	// KeyNormalizePixelMean) or "per-channel" (with KeyNormalizeMean and
+	// KeyNormalizeStd). See InputNormalization.
+	KeyNormalization = "normalization"
 	// KeyNormalizeMean is the per-channel (R,G,B) mean subtracted from
 	// inputs scaled to [0,1] in training, as comma-separated decimal floats:
-	// "0.4914,0.4822,0.4465". Callers of Save set it; package predict reads it.
+	// "0.4914,0.4822,0.4465".
 	KeyNormalizeMean = "normalize_mean"
 	// KeyNormalizeStd is the per-channel standard deviation inputs were
 	// divided by, in the same form: "0.2470,0.2435,0.2616".
 	KeyNormalizeStd = "normalize_std"
 	// KeyNormalizePixelMean is, for per-pixel-mean normalization (He et
 	// al.'s CIFAR preprocessing), the mean image subtracted from inputs
-	// scaled to [0,1]: C x H x W values in CHW order, in the same form. When
-	// present it replaces KeyNormalizeMean, which then holds its per-channel
-	// average for readers that know only that key.
+	// scaled to [0,1]: 3 x 32 x 32 values in CHW order, in the same form.
+	// KeyNormalizeMean then holds its per-channel averages and
+	// KeyNormalizeStd "1,1,1", for readers that know only those keys.
 	KeyNormalizePixelMean = "normalize_pixel_mean"
 )
 
