@@ -11,11 +11,12 @@
 // slightly (a pixel value or two) when the image is much larger than 256.
 //
 // CIFAR models take 32x32 images as they are (other sizes are an error that
-// names the file), normalized with the statistics of their training data,
-// from the weights' metadata when present: the mean image
-// (weights.KeyNormalizePixelMean) of per-pixel mean subtraction, or the
-// per-channel mean and std (weights.KeyNormalizeMean, KeyNormalizeStd);
-// else CIFAR-10's mean 0.4914,0.4822,0.4465 and std 0.2470,0.2435,0.2616.
+// names the file). ConfigFor normalizes inputs as the model's training did,
+// with the cifar10.Stats that weights.InputNormalization reads from the
+// weights' metadata (the same statistics evaluation uses), or that the
+// caller chooses explicitly when the metadata lacks them: the mean image of
+// per-pixel mean subtraction (CIFAR models only), or a per-channel mean
+// and std, such as ImageNetStats.
 //
 // Images are untrusted input: LoadImage reads the format and size from a
 // file's header and refuses, before decoding, anything but PNG and JPEG, an
@@ -45,7 +46,6 @@ import (
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
-	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
 )
 
@@ -114,15 +114,30 @@ func checkPixels(what string, w, h, limit int) error {
 	return nil
 }
 
+// imagenetMean and imagenetStd are torchvision's ImageNet normalization.
+var imagenetMean, imagenetStd = [3]float64{0.485, 0.456, 0.406}, [3]float64{0.229, 0.224, 0.225}
+
 // ImageNetConfig is torchvision's ImageNet evaluation transform with the
 // ImageNet class names.
 func ImageNetConfig() Config {
 	return Config{
 		Resize: 256, Crop: 224,
-		Mean:    [3]float64{0.485, 0.456, 0.406},
-		Std:     [3]float64{0.229, 0.224, 0.225},
+		Mean:    imagenetMean,
+		Std:     imagenetStd,
 		Classes: ImageNetClasses(),
 	}
+}
+
+// ImageNetStats is torchvision's ImageNet normalization as statistics for
+// ConfigFor: per channel, mean 0.485,0.456,0.406 and std 0.229,0.224,0.225.
+// It is the explicit choice for torchvision's ImageNet weights whose
+// metadata does not record it (see weights.InputNormalization).
+func ImageNetStats() cifar10.Stats {
+	st := cifar10.Stats{Normalization: cifar10.PerChannel, Mean: make([]float32, 3), Std: make([]float32, 3)}
+	for c := range st.Mean {
+		st.Mean[c], st.Std[c] = float32(imagenetMean[c]), float32(imagenetStd[c])
+	}
+	return st
 }
 
 // CIFARConfig takes 32x32 images normalized with CIFAR-10's training-set
@@ -136,37 +151,33 @@ func CIFARConfig() Config {
 	}
 }
 
-// ConfigFor returns the configuration for m: CIFARConfig for the CIFAR
-// models, ImageNetConfig for the others, with Mean and Std taken from
-// metadata (weights.KeyNormalizeMean, weights.KeyNormalizeStd; as returned by
-// weights.ReadMetadata; nil is fine) when present. Class names are dropped
-// when their count differs from the model's number of classes.
-func ConfigFor(m *models.Model, metadata map[string]string) (Config, error) {
+// ConfigFor returns the configuration for m normalized with norm: the
+// geometry and class names of CIFARConfig for the CIFAR models, of
+// ImageNetConfig for the others, and norm's mean and std (per-channel) or
+// mean image (per-pixel-mean, 3x32x32: CIFAR models only). Take norm from
+// weights.InputNormalization, or from the caller's explicit choice when
+// the weights do not record it. Class names are dropped when their count
+// differs from the model's number of classes.
+func ConfigFor(m *models.Model, norm cifar10.Stats) (Config, error) {
+	if err := norm.Validate(); err != nil {
+		return Config{}, errors.WithMessage(err, "predict")
+	}
 	cfg := ImageNetConfig()
 	if m.CIFAR() {
 		cfg = CIFARConfig()
 	}
-	for _, kv := range []struct {
-		key string
-		dst *[3]float64
-	}{{weights.KeyNormalizeMean, &cfg.Mean}, {weights.KeyNormalizeStd, &cfg.Std}} {
-		if v, err := metadataFloats(metadata, kv.key, 3, "R,G,B"); err != nil {
-			return Config{}, err
-		} else if v != nil {
-			copy(kv.dst[:], v)
+	if norm.Normalization == cifar10.PerPixelMean {
+		if !m.CIFAR() {
+			return Config{}, errors.Errorf("predict: per-pixel-mean normalization subtracts a 32x32 mean image; %s takes %dx%d images", m.Name(), cfg.Crop, cfg.Crop)
 		}
-	}
-	if m.CIFAR() {
-		v, err := metadataFloats(metadata, weights.KeyNormalizePixelMean, 3*cfg.Size*cfg.Size,
-			fmt.Sprintf("a 3x%dx%d mean image", cfg.Size, cfg.Size))
-		if err != nil {
-			return Config{}, err
+		cfg.Mean, cfg.Std = [3]float64{}, [3]float64{1, 1, 1}
+		cfg.PixelMean = make([]float64, len(norm.Mean))
+		for i, v := range norm.Mean {
+			cfg.PixelMean[i] = float64(v)
 		}
-		cfg.PixelMean = v
-	}
-	for c, s := range cfg.Std {
-		if !(s > 0) {
-			return Config{}, errors.Errorf("predict: std of channel %d is %v, want a positive number", c, s)
+	} else {
+		for c := range cfg.Mean {
+			cfg.Mean[c], cfg.Std[c] = float64(norm.Mean[c]), float64(norm.Std[c])
 		}
 	}
 	if len(cfg.Classes) != m.Options().NumClasses {
@@ -261,26 +272,6 @@ func cropOffset(n, k int) int {
 		return -((k - n) / 2)
 	}
 	return int(math.RoundToEven(float64(n-k) / 2))
-}
-
-// metadataFloats parses metadata[key], which must hold n floats (what
-// names them); a missing key gives nil.
-func metadataFloats(metadata map[string]string, key string, n int, what string) ([]float64, error) {
-	s, ok := metadata[key]
-	if !ok {
-		return nil, nil
-	}
-	v, err := weights.ParseFloats(s)
-	if err == nil && len(v) != n {
-		err = errors.Errorf("%d values, want %d (%s)", len(v), n, what)
-	}
-	if err != nil {
-		if len(s) > 40 {
-			s = s[:40] + "..."
-		}
-		return nil, errors.Wrapf(err, "predict: metadata %s %q", key, s)
-	}
-	return v, nil
 }
 
 // outputSize is the width and height of the input cfg makes of a w x h
