@@ -82,7 +82,8 @@ type Config struct {
 	Classes []string
 	// MaxPixels is the largest image, width x height in pixels, that Top5
 	// decodes and Preprocess takes, both as decoded and after Resize; zero
-	// means DefaultMaxPixels, which says what decoding costs a pixel.
+	// or less means DefaultMaxPixels, which says what decoding costs a
+	// pixel.
 	MaxPixels int
 }
 
