@@ -12,3 +12,4 @@ test:
 	go test ./...
 	go test -run='^$$' -fuzz=FuzzRead -fuzztime=300000x -fuzzminimizetime=2000x ./safetensors
 	go test -run='^$$' -fuzz=FuzzParseRecords -fuzztime=100000x -fuzzminimizetime=2000x ./datasets/cifar10
+	go test -run='^$$' -fuzz=FuzzLoadImage -fuzztime=30000x -fuzzminimizetime=2000x ./predict

@@ -11,36 +11,42 @@
 // slightly (a pixel value or two) when the image is much larger than 256.
 //
 // CIFAR models take 32x32 images as they are (other sizes are an error that
-// names the file), normalized with the statistics of their training data,
-// from the weights' metadata when present: the mean image
-// (weights.KeyNormalizePixelMean) of per-pixel mean subtraction, or the
-// per-channel mean and std (weights.KeyNormalizeMean, KeyNormalizeStd);
-// else CIFAR-10's mean 0.4914,0.4822,0.4465 and std 0.2470,0.2435,0.2616.
+// names the file). ConfigFor normalizes inputs as the model's training did,
+// with the cifar10.Stats that weights.InputNormalization reads from the
+// weights' metadata (the same statistics evaluation uses), or that the
+// caller chooses explicitly when the metadata lacks them: the mean image of
+// per-pixel mean subtraction (CIFAR models only), or a per-channel mean
+// and std, such as ImageNetStats.
 //
-// Top5 runs a model in evaluation mode on an inference graph (no gradients)
-// and returns the five most probable classes of each image, with
+// Images are untrusted input: LoadImage reads the format and size from a
+// file's header and refuses, before decoding, anything but PNG and JPEG, an
+// image of more pixels than the limit (DefaultMaxPixels unless the caller
+// raises it, Config.MaxPixels), or a file longer than such an image can
+// take; Preprocess refuses an image whose resized form exceeds the limit.
+//
+// Top5 runs a model in evaluation mode on models.Inference graphs (no
+// gradients) and returns the five most probable classes of each image, with
 // torchvision's ImageNet class names (shipped with the package) or
 // CIFAR-10's.
 package predict
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"image"
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder
 	_ "image/png"  // register the PNG decoder
+	"io"
 	"math"
 	"os"
 	"sort"
 	"strings"
 
-	"github.com/gorgonia-zoo/resnet/layers"
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
-	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 //go:embed imagenet_classes.txt
@@ -51,11 +57,6 @@ var imagenetText string
 // "categories"): "tench", "goldfish", ..., "toilet tissue".
 func ImageNetClasses() []string {
 	return strings.Split(strings.TrimSuffix(imagenetText, "\n"), "\n")
-}
-
-// CIFARClasses returns CIFAR-10's ten class names in label order.
-func CIFARClasses() []string {
-	return []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 }
 
 // Config says how images become model inputs and what the classes are
@@ -79,61 +80,105 @@ type Config struct {
 	PixelMean []float64
 	// Classes names the model's outputs; missing names are "".
 	Classes []string
+	// MaxPixels is the largest image, width x height in pixels, that Top5
+	// decodes and Preprocess takes, both as decoded and after Resize; zero
+	// or less means DefaultMaxPixels, which says what decoding costs a
+	// pixel.
+	MaxPixels int
 }
+
+// DefaultMaxPixels is the pixel limit of LoadImage and Preprocess when the
+// caller sets none (Config.MaxPixels): 40 megapixels, photos of up to
+// 7,744 x 5,164. It bounds what decoding allocates, whatever size a file's
+// header claims: at most about 24 bytes a pixel (a progressive CMYK JPEG,
+// under 1 GB), 2 to 8 for ordinary PNG and JPEG files, and Preprocess
+// another 3 to 6.
+const DefaultMaxPixels = 40_000_000
+
+// maxPixels is cfg's pixel limit.
+func (cfg Config) maxPixels() int {
+	if cfg.MaxPixels > 0 {
+		return cfg.MaxPixels
+	}
+	return DefaultMaxPixels
+}
+
+// checkPixels refuses a w x h image of more than limit pixels, or of none;
+// the error starts with what.
+func checkPixels(what string, w, h, limit int) error {
+	if w <= 0 || h <= 0 {
+		return errors.Errorf("%s %dx%d pixels, want at least 1x1", what, w, h)
+	}
+	if n := int64(w) * int64(h); n > int64(limit) {
+		return errors.Errorf("%s %dx%d = %d pixels, more than the limit of %d", what, w, h, n, limit)
+	}
+	return nil
+}
+
+// imagenetMean and imagenetStd are torchvision's ImageNet normalization.
+var imagenetMean, imagenetStd = [3]float64{0.485, 0.456, 0.406}, [3]float64{0.229, 0.224, 0.225}
 
 // ImageNetConfig is torchvision's ImageNet evaluation transform with the
 // ImageNet class names.
 func ImageNetConfig() Config {
 	return Config{
 		Resize: 256, Crop: 224,
-		Mean:    [3]float64{0.485, 0.456, 0.406},
-		Std:     [3]float64{0.229, 0.224, 0.225},
+		Mean:    imagenetMean,
+		Std:     imagenetStd,
 		Classes: ImageNetClasses(),
 	}
 }
 
+// ImageNetStats is torchvision's ImageNet normalization as statistics for
+// ConfigFor: per channel, mean 0.485,0.456,0.406 and std 0.229,0.224,0.225.
+// It is the explicit choice for torchvision's ImageNet weights whose
+// metadata does not record it (see weights.InputNormalization).
+func ImageNetStats() cifar10.Stats {
+	st := cifar10.Stats{Normalization: cifar10.PerChannel, Mean: make([]float32, 3), Std: make([]float32, 3)}
+	for c := range st.Mean {
+		st.Mean[c], st.Std[c] = float32(imagenetMean[c]), float32(imagenetStd[c])
+	}
+	return st
+}
+
 // CIFARConfig takes 32x32 images normalized with CIFAR-10's training-set
-// statistics, with CIFAR-10's class names.
+// statistics, with CIFAR-10's class names (a copy of cifar10.ClassNames).
 func CIFARConfig() Config {
 	return Config{
 		Size:    32,
 		Mean:    [3]float64{0.4914, 0.4822, 0.4465},
 		Std:     [3]float64{0.2470, 0.2435, 0.2616},
-		Classes: CIFARClasses(),
+		Classes: append([]string(nil), cifar10.ClassNames[:]...),
 	}
 }
 
-// ConfigFor returns the configuration for m: CIFARConfig for the CIFAR
-// models, ImageNetConfig for the others, with Mean and Std taken from
-// metadata (weights.KeyNormalizeMean, weights.KeyNormalizeStd; as returned by
-// weights.ReadMetadata; nil is fine) when present. Class names are dropped
-// when their count differs from the model's number of classes.
-func ConfigFor(m *models.Model, metadata map[string]string) (Config, error) {
+// ConfigFor returns the configuration for m normalized with norm: the
+// geometry and class names of CIFARConfig for the CIFAR models, of
+// ImageNetConfig for the others, and norm's mean and std (per-channel) or
+// mean image (per-pixel-mean, 3x32x32: CIFAR models only). Take norm from
+// weights.InputNormalization, or from the caller's explicit choice when
+// the weights do not record it. Class names are dropped when their count
+// differs from the model's number of classes.
+func ConfigFor(m *models.Model, norm cifar10.Stats) (Config, error) {
+	if err := norm.Validate(); err != nil {
+		return Config{}, errors.WithMessage(err, "predict")
+	}
 	cfg := ImageNetConfig()
 	if m.CIFAR() {
 		cfg = CIFARConfig()
 	}
-	for _, kv := range []struct {
-		key string
-		dst *[3]float64
-	}{{weights.KeyNormalizeMean, &cfg.Mean}, {weights.KeyNormalizeStd, &cfg.Std}} {
-		if v, err := metadataFloats(metadata, kv.key, 3, "R,G,B"); err != nil {
-			return Config{}, err
-		} else if v != nil {
-			copy(kv.dst[:], v)
+	if norm.Normalization == cifar10.PerPixelMean {
+		if !m.CIFAR() {
+			return Config{}, errors.Errorf("predict: per-pixel-mean normalization subtracts a 32x32 mean image; %s takes %dx%d images", m.Name(), cfg.Crop, cfg.Crop)
 		}
-	}
-	if m.CIFAR() {
-		v, err := metadataFloats(metadata, weights.KeyNormalizePixelMean, 3*cfg.Size*cfg.Size,
-			fmt.Sprintf("a 3x%dx%d mean image", cfg.Size, cfg.Size))
-		if err != nil {
-			return Config{}, err
+		cfg.Mean, cfg.Std = [3]float64{}, [3]float64{1, 1, 1}
+		cfg.PixelMean = make([]float64, len(norm.Mean))
+		for i, v := range norm.Mean {
+			cfg.PixelMean[i] = float64(v)
 		}
-		cfg.PixelMean = v
-	}
-	for c, s := range cfg.Std {
-		if !(s > 0) {
-			return Config{}, errors.Errorf("predict: std of channel %d is %v, want a positive number", c, s)
+	} else {
+		for c := range cfg.Mean {
+			cfg.Mean[c], cfg.Std[c] = float64(norm.Mean[c]), float64(norm.Std[c])
 		}
 	}
 	if len(cfg.Classes) != m.Options().NumClasses {
@@ -230,53 +275,52 @@ func cropOffset(n, k int) int {
 	return int(math.RoundToEven(float64(n-k) / 2))
 }
 
-// metadataFloats parses metadata[key], which must hold n floats (what
-// names them); a missing key gives nil.
-func metadataFloats(metadata map[string]string, key string, n int, what string) ([]float64, error) {
-	s, ok := metadata[key]
-	if !ok {
-		return nil, nil
+// outputSize is the width and height of the input cfg makes of a w x h
+// image: resized, then cropped.
+func (cfg Config) outputSize(w, h int) (int, int) {
+	if cfg.Resize > 0 {
+		w, h = resizedSize(w, h, cfg.Resize)
 	}
-	v, err := weights.ParseFloats(s)
-	if err == nil && len(v) != n {
-		err = errors.Errorf("%d values, want %d (%s)", len(v), n, what)
+	if cfg.Crop > 0 {
+		w, h = cfg.Crop, cfg.Crop
 	}
-	if err != nil {
-		if len(s) > 40 {
-			s = s[:40] + "..."
-		}
-		return nil, errors.Wrapf(err, "predict: metadata %s %q", key, s)
-	}
-	return v, nil
+	return w, h
 }
-
-// maxSide is the largest width or height Preprocess accepts.
-const maxSide = 1 << 15
 
 // Preprocess returns img as the model input cfg describes: a CHW float32
 // slice of 3 x H x W values, (pixel/255 - Mean[c]) / Std[c], or with
-// PixelMean[c,y,x] in place of Mean[c] when set. It fails when cfg.Size is
-// set and the image (after Resize and Crop) has another size, or when it
-// has another size than PixelMean.
+// PixelMean[c,y,x] in place of Mean[c] when set. It fails, before
+// converting any pixel, when the image or its resized form has more than
+// cfg's pixel limit (MaxPixels), when cfg.Size is set and the image (after
+// Resize and Crop) has another size, or when it has another size than
+// PixelMean.
 func Preprocess(img image.Image, cfg Config) ([]float32, error) {
-	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > maxSide || b.Dy() > maxSide {
-		return nil, errors.Errorf("image is %dx%d, want sides of 1 to %d pixels", b.Dx(), b.Dy(), maxSide)
+	b := img.Bounds()
+	if err := checkPixels("image of", b.Dx(), b.Dy(), cfg.maxPixels()); err != nil {
+		return nil, err
 	}
-	px := toRGB(img)
+	rw, rh := b.Dx(), b.Dy()
 	if cfg.Resize > 0 {
-		w, h := resizedSize(px.w, px.h, cfg.Resize)
-		px = resize(px, w, h)
+		rw, rh = resizedSize(rw, rh, cfg.Resize)
+		what := fmt.Sprintf("image of %dx%d pixels resized to a shorter side of %d:", b.Dx(), b.Dy(), cfg.Resize)
+		if err := checkPixels(what, rw, rh, cfg.maxPixels()); err != nil {
+			return nil, err
+		}
 	}
-	w, h, offX, offY := px.w, px.h, 0, 0
-	if cfg.Crop > 0 {
-		w, h = cfg.Crop, cfg.Crop
-		offX, offY = cropOffset(px.w, w), cropOffset(px.h, h)
-	}
+	w, h := cfg.outputSize(b.Dx(), b.Dy())
 	if cfg.Size > 0 && (w != cfg.Size || h != cfg.Size) {
 		return nil, errors.Errorf("image is %dx%d, the model takes %dx%d images", w, h, cfg.Size, cfg.Size)
 	}
 	if cfg.PixelMean != nil && len(cfg.PixelMean) != 3*w*h {
 		return nil, errors.Errorf("image is %dx%d, the mean image has %d values, want 3x%dx%d", w, h, len(cfg.PixelMean), w, h)
+	}
+	px := toRGB(img)
+	if cfg.Resize > 0 {
+		px = resize(px, rw, rh)
+	}
+	offX, offY := 0, 0
+	if cfg.Crop > 0 {
+		offX, offY = cropOffset(px.w, w), cropOffset(px.h, h)
 	}
 	out := make([]float32, 3*w*h)
 	for c := 0; c < 3; c++ {
@@ -298,16 +342,59 @@ func Preprocess(img image.Image, cfg Config) ([]float32, error) {
 	return out, nil
 }
 
-// LoadImage decodes the PNG or JPEG file at path. Errors name the file.
-func LoadImage(path string) (image.Image, error) {
+// maxHeaderBytes is how far into a file LoadImage looks for the image's
+// size: a JPEG's frame header or a PNG's IHDR chunk and the chunks up to
+// IDAT can follow EXIF, XMP and ICC profile segments of a few megabytes.
+const maxHeaderBytes = 16 << 20
+
+// maxFileBytes is the largest file LoadImage reads for images of up to
+// maxPixels pixels: 8 bytes a pixel (a 16-bit RGBA PNG stored without
+// compression) and 16 MiB of metadata.
+func maxFileBytes(maxPixels int) int64 { return 8*int64(maxPixels) + 16<<20 }
+
+// LoadImage decodes the PNG or JPEG file at path, an image of at most
+// maxPixels pixels (width x height; zero or less means DefaultMaxPixels).
+// It reads the format and size from the file's header first and refuses,
+// without decoding, a file of another format, an image over the limit, or a
+// file larger than 8 bytes a pixel plus 16 MiB. Errors name the file.
+func LoadImage(path string, maxPixels int) (image.Image, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, errors.Wrap(err, "predict")
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	limit := maxFileBytes(maxPixels)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, errors.Errorf("predict: %s: %d bytes, more than the %d an image of up to %d pixels may take", path, st.Size(), limit, maxPixels)
+	}
+	return decode(io.LimitReader(f, limit), path, maxPixels)
+}
+
+// decode decodes a PNG or JPEG image of at most maxPixels pixels from r,
+// after reading its format and size from at most maxHeaderBytes of r. Errors
+// name the image name.
+func decode(r io.Reader, name string, maxPixels int) (image.Image, error) {
+	// The header's bytes are kept to be decoded again with the rest.
+	var head bytes.Buffer
+	c, format, err := image.DecodeConfig(io.TeeReader(io.LimitReader(r, maxHeaderBytes), &head))
 	if err != nil {
-		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", path, err)
+		if head.Len() >= maxHeaderBytes {
+			err = errors.Errorf("no image size in the first %d bytes", maxHeaderBytes)
+		}
+		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", name, err)
+	}
+	if format != "png" && format != "jpeg" {
+		return nil, errors.Errorf("predict: %s: a %s image, want PNG or JPEG", name, format)
+	}
+	if err := checkPixels(fmt.Sprintf("predict: %s: the %s header claims", name, strings.ToUpper(format)), c.Width, c.Height, maxPixels); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(io.MultiReader(&head, r))
+	if err != nil {
+		return nil, errors.Errorf("predict: %s: not a readable PNG or JPEG image: %v", name, err)
 	}
 	return img, nil
 }
@@ -331,10 +418,12 @@ type Result struct {
 // batchSize is how many images Top5 runs through the model at once.
 const batchSize = 8
 
-// Top5 classifies the image files with m in evaluation mode and returns one
-// Result per image, in order, with min(5, classes) classes each. It builds
-// inference graphs without gradients; m's train/eval mode is restored
-// afterwards. Errors name the file (unreadable, not an image, wrong size).
+// Top5 classifies the image files with m, a float32 model, in evaluation
+// mode and returns one Result per image, in order, with min(5, classes)
+// classes each. It runs batches of up to eight images of one size on
+// models.Inference graphs (no gradients); m's train/eval mode is restored
+// afterwards. Errors name the file (unreadable, not an image, too large,
+// wrong size).
 func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 	type input struct {
 		path string
@@ -343,26 +432,24 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 	}
 	inputs := make([]input, len(images))
 	for i, path := range images {
-		img, err := LoadImage(path)
+		img, err := LoadImage(path, cfg.maxPixels())
 		if err != nil {
 			return nil, err
 		}
 		data, err := Preprocess(img, cfg)
 		if err != nil {
-			return nil, errors.Wrapf(err, "predict: %s", path)
+			return nil, errors.WithMessagef(err, "predict: %s", path)
 		}
-		b := img.Bounds()
-		h, w := b.Dy(), b.Dx()
-		if cfg.Resize > 0 {
-			w, h = resizedSize(w, h, cfg.Resize)
-		}
-		if cfg.Crop > 0 {
-			h, w = cfg.Crop, cfg.Crop
-		}
+		w, h := cfg.outputSize(img.Bounds().Dx(), img.Bounds().Dy())
 		inputs[i] = input{path, data, h, w}
 	}
-	defer m.SetTraining(m.Training())
-	m.SetTraining(false)
+	// One graph per batch size and image size, kept for the batches after.
+	graphs := map[[3]int]*models.Inference{}
+	defer func() {
+		for _, inf := range graphs {
+			inf.Close()
+		}
+	}()
 	results := make([]Result, 0, len(images))
 	for start := 0; start < len(inputs); {
 		// A batch is up to batchSize consecutive images of one size.
@@ -371,22 +458,22 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 			end++
 		}
 		n, h, w := end-start, inputs[start].h, inputs[start].w
-		x := tensor.New(tensor.Of(m.Options().Dtype), tensor.WithShape(n, 3, h, w))
-		for i := start; i < end; i++ {
-			off := (i - start) * 3 * h * w
-			if m.Options().Dtype == tensor.Float32 {
-				copy(x.Float32s()[off:], inputs[i].data)
-			} else {
-				for j, v := range inputs[i].data {
-					x.Float64s()[off+j] = float64(v)
-				}
+		inf := graphs[[3]int{n, h, w}]
+		if inf == nil {
+			var err error
+			if inf, err = models.NewInference(m, n, 3, h, w); err != nil {
+				return nil, errors.WithMessage(err, "predict")
 			}
+			graphs[[3]int{n, h, w}] = inf
 		}
-		logits, err := forward(m, x)
+		for i := start; i < end; i++ {
+			copy(inf.Input()[(i-start)*3*h*w:], inputs[i].data)
+		}
+		logits, err := inf.Run()
 		if err != nil {
 			return nil, errors.WithMessagef(err, "predict: %s", inputs[start].path)
 		}
-		k := len(logits) / n
+		k := inf.Classes()
 		for i := 0; i < n; i++ {
 			results = append(results, Result{Image: inputs[start+i].path, Top5: top(logits[i*k:(i+1)*k], 5, cfg.Classes)})
 		}
@@ -395,45 +482,16 @@ func Top5(m *models.Model, images []string, cfg Config) ([]Result, error) {
 	return results, nil
 }
 
-// forward runs m on x (N,3,H,W) in an inference graph and returns the
-// logits row by row.
-func forward(m *models.Model, x *tensor.Dense) ([]float64, error) {
-	g := G.NewGraph()
-	in := G.NewTensor(g, x.Dtype(), 4, G.WithShape(x.Shape()...), G.WithName("images"), G.WithValue(x))
-	net, err := m.Build(g, in)
-	if err != nil {
-		return nil, err
-	}
-	var out G.Value
-	G.Read(net.Logits, &out)
-	vm := G.NewTapeMachine(g)
-	defer layers.CloseMachine(vm)
-	if err := vm.RunAll(); err != nil {
-		return nil, errors.Wrap(err, "running the model")
-	}
-	switch d := out.Data().(type) {
-	case []float32:
-		v := make([]float64, len(d))
-		for i, f := range d {
-			v[i] = float64(f)
-		}
-		return v, nil
-	case []float64:
-		return append([]float64(nil), d...), nil
-	}
-	return nil, errors.Errorf("unexpected logits of type %T", out.Data())
-}
-
 // top returns the k most probable classes of one row of logits.
-func top(logits []float64, k int, names []string) []Class {
+func top(logits []float32, k int, names []string) []Class {
 	maxV := math.Inf(-1)
 	for _, v := range logits {
-		maxV = math.Max(maxV, v)
+		maxV = math.Max(maxV, float64(v))
 	}
 	var sum float64
 	probs := make([]float64, len(logits))
 	for i, v := range logits {
-		probs[i] = math.Exp(v - maxV)
+		probs[i] = math.Exp(float64(v) - maxV)
 		sum += probs[i]
 	}
 	idx := make([]int, len(logits))

@@ -9,12 +9,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/safetensors"
 	"github.com/gorgonia-zoo/resnet/weights"
+	"gorgonia.org/tensor"
 )
 
 // pattern is a w x h image with smooth colors.
@@ -52,8 +55,14 @@ func TestClassNames(t *testing.T) {
 	if len(names) != 1000 || names[0] != "tench" || names[207] != "golden retriever" || names[999] != "toilet tissue" {
 		t.Errorf("ImageNet names: %d, %q %q %q", len(names), names[0], names[207], names[999])
 	}
-	if c := CIFARClasses(); len(c) != 10 || c[3] != "cat" {
-		t.Errorf("CIFAR names %v", c)
+	// CIFAR's are cifar10.ClassNames, copied: a caller may change them.
+	cfg := CIFARConfig()
+	if !slices.Equal(cfg.Classes, cifar10.ClassNames[:]) {
+		t.Errorf("CIFAR names %v", cfg.Classes)
+	}
+	cfg.Classes[3] = "kitten"
+	if cifar10.ClassNames[3] != "cat" || CIFARConfig().Classes[3] != "cat" {
+		t.Error("changing a Config's class names changed cifar10.ClassNames")
 	}
 }
 
@@ -61,7 +70,7 @@ func TestClassNames(t *testing.T) {
 // pipeline (Resize(20, bilinear, antialias=False), CenterCrop(16), ToTensor,
 // Normalize) on a fixture from scripts/parity/make_fixtures.py.
 func TestPreprocessMatchesTorchvision(t *testing.T) {
-	img, err := LoadImage("../testdata/parity/preprocess.png")
+	img, err := LoadImage("../testdata/parity/preprocess.png", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +154,9 @@ func TestPreprocessGeometry(t *testing.T) {
 	}
 }
 
-// TestPixelMean: a mean image in the weights' metadata is subtracted pixel
-// by pixel, and one of the wrong size is refused with the key named.
+// TestPixelMean: a per-pixel-mean normalization's mean image is
+// subtracted pixel by pixel; one of the wrong size, or for an ImageNet
+// model, is refused.
 func TestPixelMean(t *testing.T) {
 	m, err := models.New("resnet20", models.Options{Seed: 1})
 	if err != nil {
@@ -156,11 +166,7 @@ func TestPixelMean(t *testing.T) {
 	for i := range mean {
 		mean[i] = float32(i%97) / 200
 	}
-	cfg, err := ConfigFor(m, map[string]string{
-		weights.KeyNormalizeMean:      "0.4,0.4,0.4",
-		weights.KeyNormalizeStd:       "1,1,1",
-		weights.KeyNormalizePixelMean: weights.FormatFloats(mean),
-	})
+	cfg, err := ConfigFor(m, cifar10.Stats{Normalization: cifar10.PerPixelMean, Mean: mean})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +187,105 @@ func TestPixelMean(t *testing.T) {
 			}
 		}
 	}
-	_, err = ConfigFor(m, map[string]string{weights.KeyNormalizePixelMean: weights.FormatFloats(mean[:3*16*16])})
-	if err == nil || !strings.Contains(err.Error(), weights.KeyNormalizePixelMean) || !strings.Contains(err.Error(), "768 values, want 3072") {
+	_, err = ConfigFor(m, cifar10.Stats{Normalization: cifar10.PerPixelMean, Mean: mean[:3*16*16]})
+	if err == nil || !strings.Contains(err.Error(), "need 3072 means and no std, got 768") {
 		t.Errorf("a 16x16 mean image: %v", err)
+	}
+	r18, err := models.New("resnet18", models.Options{NumClasses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ConfigFor(r18, cifar10.Stats{Normalization: cifar10.PerPixelMean, Mean: mean})
+	if err == nil || !strings.Contains(err.Error(), "resnet18 takes 224x224 images") {
+		t.Errorf("a mean image for resnet18: %v", err)
 	}
 	cfg.PixelMean = cfg.PixelMean[:3*16*16]
 	if _, err := Preprocess(img, cfg); err == nil || !strings.Contains(err.Error(), "mean image") {
 		t.Errorf("Preprocess with a 16x16 mean image: %v", err)
+	}
+}
+
+// TestSameNormalizationAsEval: the statistics a weights file records (as
+// weights.InputNormalization reads them) make Preprocess's input equal to
+// what evaluation feeds the model for the same 32x32 image
+// (cifar10.Stats.Normalize), for both normalizations.
+func TestSameNormalizationAsEval(t *testing.T) {
+	m, err := models.New("resnet20", models.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixel := make([]float32, cifar10.ImageLen)
+	for i := range pixel {
+		pixel[i] = float32(i%89) / 150
+	}
+	img := pattern(32, 32)
+	raw := make([]byte, cifar10.ImageLen) // CHW, as the dataset stores it
+	for y := 0; y < 32; y++ {
+		for x := 0; x < 32; x++ {
+			c := img.NRGBAAt(x, y)
+			for ch, v := range []uint8{c.R, c.G, c.B} {
+				raw[ch*cifar10.PlaneLen+y*32+x] = v
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	for _, st := range []cifar10.Stats{
+		{Normalization: cifar10.PerPixelMean, Mean: pixel},
+		{Normalization: cifar10.PerChannel, Mean: []float32{0.49, 0.48, 0.45}, Std: []float32{0.247, 0.243, 0.261}},
+	} {
+		md, err := weights.NormalizationMetadata(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := weights.Save(path, m, md); err != nil {
+			t.Fatal(err)
+		}
+		if md, err = weights.ReadMetadata(path); err != nil {
+			t.Fatal(err)
+		}
+		norm, err := weights.InputNormalization(path, md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ConfigFor(m, norm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Preprocess(img, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, cifar10.ImageLen)
+		if err := norm.Normalize(want, raw); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 2e-6 {
+				t.Fatalf("%s: input %d is %v, evaluation's %v", st.Normalization, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestImageNetStats: the explicit ImageNet choice is ImageNetConfig's
+// normalization.
+func TestImageNetStats(t *testing.T) {
+	m, err := models.New("resnet18", models.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFor(m, ImageNetStats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := ImageNetConfig()
+	for c := range cfg.Mean {
+		if math.Abs(cfg.Mean[c]-ref.Mean[c]) > 1e-7 || math.Abs(cfg.Std[c]-ref.Std[c]) > 1e-7 {
+			t.Errorf("channel %d: mean %v std %v, ImageNetConfig %v %v", c, cfg.Mean[c], cfg.Std[c], ref.Mean[c], ref.Std[c])
+		}
+	}
+	if cfg.Resize != 256 || cfg.Crop != 224 || len(cfg.Classes) != 1000 || cfg.PixelMean != nil {
+		t.Errorf("config %+v", cfg)
 	}
 }
 
@@ -205,14 +303,18 @@ func TestTop5CIFAR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ConfigFor(m, md)
+	norm, err := weights.InputNormalization(wpath, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFor(m, norm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Mean != [3]float64{0.5, 0.5, 0.5} || cfg.Std != [3]float64{0.25, 0.25, 0.25} || cfg.Size != 32 || len(cfg.Classes) != 10 {
 		t.Errorf("config %+v", cfg)
 	}
-	if _, err := ConfigFor(m, map[string]string{weights.KeyNormalizeStd: "1,2"}); err == nil {
+	if _, err := ConfigFor(m, cifar10.Stats{Normalization: cifar10.PerChannel, Mean: []float32{0, 0, 0}, Std: []float32{1, 2}}); err == nil {
 		t.Error("a 2-value std was accepted")
 	}
 	imgs := []string{
@@ -237,7 +339,7 @@ func TestTop5CIFAR(t *testing.T) {
 		var sum float64
 		for j, c := range r.Top5 {
 			sum += c.Prob
-			if c.Name != CIFARClasses()[c.Class] || (j > 0 && c.Prob > r.Top5[j-1].Prob) {
+			if c.Name != cifar10.ClassNames[c.Class] || (j > 0 && c.Prob > r.Top5[j-1].Prob) {
 				t.Errorf("result %d: %+v", i, r.Top5)
 			}
 		}
@@ -261,9 +363,12 @@ func TestTop5CIFAR(t *testing.T) {
 	// Errors name the file.
 	text := filepath.Join(dir, "notes.png")
 	os.WriteFile(text, []byte("not an image"), 0o644)
+	huge := filepath.Join(dir, "huge.png")
+	os.WriteFile(huge, pngClaiming(t, 200000, 200000, 16), 0o644)
 	for _, bad := range []string{
 		writeImage(t, dir, "big.png", pattern(64, 48)),
 		text,
+		huge,
 		filepath.Join(dir, "absent.jpg"),
 	} {
 		_, err := Top5(m, []string{imgs[0], bad}, cfg)
@@ -281,7 +386,7 @@ func TestTop5ImageNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ConfigFor(m, nil)
+	cfg, err := ConfigFor(m, ImageNetStats())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +397,56 @@ func TestTop5ImageNet(t *testing.T) {
 	}
 	if len(res[0].Top5) != 5 || res[0].Top5[0].Name != ImageNetClasses()[res[0].Top5[0].Class] {
 		t.Errorf("%v", res[0])
+	}
+}
+
+// TestTop5IsInference: Top5's probabilities, with the image in a batch of
+// two, are the softmax of models.Inference's logits for it alone, and a
+// float64 model, which Inference does not run, is refused naming float32.
+func TestTop5IsInference(t *testing.T) {
+	m, err := models.New("resnet20", models.Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := CIFARConfig()
+	dir := t.TempDir()
+	imgs := []string{writeImage(t, dir, "a.png", pattern(32, 32)), writeImage(t, dir, "b.png", pattern(32, 32))}
+	res, err := Top5(m, imgs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf, err := models.NewInference(m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	img, err := LoadImage(imgs[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Preprocess(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(inf.Input(), x)
+	logits, err := inf.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res[0].Top5 {
+		var sum float64
+		for _, v := range logits {
+			sum += math.Exp(float64(v) - float64(logits[c.Class]))
+		}
+		if want := 1 / sum; math.Abs(c.Prob-want) > 1e-12 {
+			t.Errorf("class %d: probability %v, Inference's logits give %v", c.Class, c.Prob, want)
+		}
+	}
+	m64, err := models.New("resnet20", models.Options{Seed: 3, Dtype: tensor.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Top5(m64, imgs[:1], cfg); err == nil || !strings.Contains(err.Error(), "float32") {
+		t.Errorf("a float64 model: %v", err)
 	}
 }

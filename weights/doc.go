@@ -10,13 +10,17 @@
 //	fc.weight (out, in), fc.bias (out)              F32
 //
 // Save writes a model atomically with metadata (KeyModel, KeyNumClasses,
-// ... and the caller's keys, such as the input normalization
-// KeyNormalizeMean, KeyNormalizeStd, KeyNormalizePixelMean); Load reads a file into a model in
-// place, strictly by default, listing every missing, unexpected, misshapen
-// or wrongly typed tensor when the file does not fit; InitFrom is the
-// fine-tuning load that skips a classifier of another width; LoadModel
-// builds the model a file describes. LoadState and Encode work on any
-// layers.State, for networks built by hand.
+// ... and the caller's keys, such as the input normalization that
+// NormalizationMetadata formats); Load reads a file into a model in place,
+// strictly by default, listing every missing, unexpected, misshapen or
+// wrongly typed tensor when the file does not fit, and refusing NaN and
+// infinite values; InitFrom is the fine-tuning load that skips a classifier
+// of another width; LoadModel builds the model a file describes. LoadState
+// and Encode work on any layers.State, for networks built by hand.
+//
+// InputNormalization is the one rule by which evaluation and prediction
+// read the input normalization from a file's metadata, as cifar10.Stats;
+// metadata that lacks it is an error (ErrNoNormalization), never a default.
 //
 // The parity tests load fixtures written by scripts/parity/make_fixtures.py
 // with PyTorch and check that the zoo's ResNet-20 and a Bottleneck ResNet

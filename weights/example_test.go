@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/weights"
 )
@@ -22,20 +23,30 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = weights.Save(path, trained, map[string]string{
-		weights.KeyNormalizeMean: "0.4914,0.4822,0.4465",
-		weights.KeyNormalizeStd:  "0.2470,0.2435,0.2616",
+	// Record how training normalized its inputs (cifar10.ComputeStats).
+	norm, err := weights.NormalizationMetadata(cifar10.Stats{
+		Normalization: cifar10.PerChannel,
+		Mean:          []float32{0.4914, 0.4822, 0.4465},
+		Std:           []float32{0.247, 0.2435, 0.2616},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	if err := weights.Save(path, trained, norm); err != nil {
+		log.Fatal(err)
+	}
 
-	// Evaluate: build the model the file describes.
+	// Evaluate or predict: build the model the file describes and
+	// normalize inputs as its metadata says.
 	m, report, err := weights.LoadModel(path, models.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(m.Name(), len(report.Loaded), "tensors, normalized with mean", report.Metadata[weights.KeyNormalizeMean])
+	stats, err := weights.InputNormalization(path, report.Metadata)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.Name(), len(report.Loaded), "tensors,", stats.Normalization, "normalization, mean", stats.Mean)
 
 	// Fine-tune on 100 classes: everything but the classifier.
 	cifar100, err := models.New("resnet20", models.Options{NumClasses: 100})
@@ -52,7 +63,7 @@ func Example() {
 	_, err = weights.Load(path, cifar100, weights.LoadOptions{})
 	fmt.Println(err != nil)
 	// Output:
-	// resnet20 116 tensors, normalized with mean 0.4914,0.4822,0.4465
+	// resnet20 116 tensors, per-channel normalization, mean [0.4914 0.4822 0.4465]
 	// skipped [fc.bias fc.weight]
 	// true
 }

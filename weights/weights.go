@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -19,8 +20,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Metadata keys Save writes and LoadModel and package predict read. All
-// values are strings, as safetensors requires.
+// Metadata keys Save writes, LoadModel reads and InputNormalization reads.
+// All values are strings, as safetensors requires.
 const (
 	// KeyFormat is "pt", the value PyTorch-oriented safetensors writers use.
 	KeyFormat = "format"
@@ -35,18 +36,23 @@ const (
 	// KeyStrideOnFirst1x1 is "true" for Bottleneck models with the paper's
 	// stride placement (models.Options.StrideOnFirst1x1); absent otherwise.
 	KeyStrideOnFirst1x1 = "stride_on_first_1x1"
+	// KeyNormalization is how inputs were normalized in training, in
+	// cifar10.Normalization's text form: "per-pixel-mean" (with
+	// KeyNormalizePixelMean) or "per-channel" (with KeyNormalizeMean and
+	// KeyNormalizeStd). See InputNormalization.
+	KeyNormalization = "normalization"
 	// KeyNormalizeMean is the per-channel (R,G,B) mean subtracted from
 	// inputs scaled to [0,1] in training, as comma-separated decimal floats:
-	// "0.4914,0.4822,0.4465". Callers of Save set it; package predict reads it.
+	// "0.4914,0.4822,0.4465".
 	KeyNormalizeMean = "normalize_mean"
 	// KeyNormalizeStd is the per-channel standard deviation inputs were
 	// divided by, in the same form: "0.2470,0.2435,0.2616".
 	KeyNormalizeStd = "normalize_std"
 	// KeyNormalizePixelMean is, for per-pixel-mean normalization (He et
 	// al.'s CIFAR preprocessing), the mean image subtracted from inputs
-	// scaled to [0,1]: C x H x W values in CHW order, in the same form. When
-	// present it replaces KeyNormalizeMean, which then holds its per-channel
-	// average for readers that know only that key.
+	// scaled to [0,1]: 3 x 32 x 32 values in CHW order, in the same form.
+	// KeyNormalizeMean then holds its per-channel averages and
+	// KeyNormalizeStd "1,1,1", for readers that know only those keys.
 	KeyNormalizePixelMean = "normalize_pixel_mean"
 )
 
@@ -229,7 +235,9 @@ func (e *MismatchError) Error() string {
 // num_batches_tracked must be I64. A strict load (the default) of a file
 // that does not fit fails with a *MismatchError listing every mismatch and
 // changes nothing; with opts.NonStrict it loads what fits and reports the
-// rest. Files from torchvision's state_dict() load as they are.
+// rest. A NaN or infinite value in a tensor it loads fails the load, naming
+// the file, the tensor and the element, and changes nothing. Files from
+// torchvision's state_dict() load as they are.
 func Load(path string, m *models.Model, opts LoadOptions) (*Report, error) {
 	return load(path, m, opts, false)
 }
@@ -346,7 +354,8 @@ func compatible(want tensor.Dtype, got safetensors.DType) bool {
 }
 
 // LoadState is Load on a State and a safetensors File already read: the
-// same checks, options and in-place copies. Use it for networks built by
+// same checks (NaN and infinite floats included), options and in-place
+// copies. Use it for networks built by
 // hand from layers and blocks. A *MismatchError it returns has no Source.
 func LoadState(st *layers.State, f *safetensors.File, opts LoadOptions) (*Report, error) {
 	r := &Report{Metadata: f.Metadata}
@@ -395,13 +404,23 @@ func LoadState(st *layers.State, f *safetensors.File, opts LoadOptions) (*Report
 	if len(r.Mismatches) > 0 && (!opts.NonStrict || len(fits) == 0) {
 		return nil, &MismatchError{Mismatches: r.Mismatches}
 	}
-	// Decode everything before touching the State, so that a corrupt tensor
-	// leaves the model as it was.
+	// Decode and check everything before touching the State, so that a
+	// corrupt tensor leaves the model as it was.
 	decoded := make([]any, len(fits))
 	for i, p := range fits {
 		v, err := decode(p.t, p.e.Value.Dtype())
 		if err != nil {
 			return nil, err
+		}
+		at, x := -1, 0.0
+		switch v := v.(type) {
+		case []float32:
+			at, x = firstNonFinite(v)
+		case []float64:
+			at, x = firstNonFinite(v)
+		}
+		if at >= 0 {
+			return nil, errors.Errorf("tensor %s: element %d is %v", p.t.Name, at, x)
 		}
 		decoded[i] = v
 	}
@@ -444,9 +463,23 @@ func decode(t safetensors.Tensor, dt tensor.Dtype) (any, error) {
 		out := make([]float32, len(v))
 		for i, x := range v {
 			out[i] = float32(x)
+			if math.IsInf(float64(out[i]), 0) && !math.IsInf(x, 0) {
+				return nil, errors.Errorf("tensor %s: element %d, %g, is beyond float32's range", t.Name, i, x)
+			}
 		}
 		return out, nil
 	}
+}
+
+// firstNonFinite returns the index and value of the first NaN or infinite
+// element of v, or -1.
+func firstNonFinite[T float32 | float64](v []T) (int, float64) {
+	for i, x := range v {
+		if x-x != 0 { // NaN for NaN and ±Inf, 0 for every finite x
+			return i, float64(x)
+		}
+	}
+	return -1, 0
 }
 
 // dedupSorted sorts names and drops repeats.

@@ -418,3 +418,80 @@ func TestLoadModelAndMetadata(t *testing.T) {
 		t.Errorf("LoadModel without metadata: %v", err)
 	}
 }
+
+// TestRefusesNonFinite: a NaN or infinite float anywhere in what a load
+// copies fails every load path with an error naming the file, the tensor
+// and the element, and leaves the model as it was; so does an F64 value
+// beyond float32's range. Such weights used to load and give NaN losses
+// and probabilities.
+func TestRefusesNonFinite(t *testing.T) {
+	src := newModel(t, "resnet20", models.Options{Seed: 1})
+	scramble(src.State(), 5)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, tensor string
+		element      int
+		value        float64
+		f64          bool
+		want         string
+	}{
+		{"nan.safetensors", "layer1.0.conv1.weight", 17, math.NaN(), false, "tensor layer1.0.conv1.weight: element 17 is NaN"},
+		{"inf.safetensors", "bn1.running_var", 15, math.Inf(1), false, "tensor bn1.running_var: element 15 is +Inf"},
+		{"neginf64.safetensors", "fc.bias", 0, math.Inf(-1), true, "tensor fc.bias: element 0 is -Inf"},
+		{"big64.safetensors", "fc.weight", 3, 1e300, true, "tensor fc.weight: element 3, 1e+300, is beyond float32's range"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := Encode(src.State(), map[string]string{KeyModel: "resnet20"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, tt := range f.Tensors {
+				if tt.Name != c.tensor {
+					continue
+				}
+				v, _ := tt.Float32s()
+				if c.f64 {
+					v64 := make([]float64, len(v))
+					for j, x := range v {
+						v64[j] = float64(x)
+					}
+					v64[c.element] = c.value
+					f.Tensors[i] = safetensors.FromFloat64(tt.Name, tt.Shape, v64)
+				} else {
+					v[c.element] = float32(c.value)
+					f.Tensors[i] = safetensors.FromFloat32(tt.Name, tt.Shape, v)
+				}
+			}
+			path := filepath.Join(dir, c.name)
+			if err := safetensors.WriteFile(path, f); err != nil {
+				t.Fatal(err)
+			}
+			dst := newModel(t, "resnet20", models.Options{Seed: 2})
+			before := newModel(t, "resnet20", models.Options{Seed: 2})
+			check := func(what string, err error) {
+				t.Helper()
+				if err == nil || !strings.Contains(err.Error(), path) || !strings.HasSuffix(err.Error(), c.want) {
+					t.Errorf("%s: %v, want an error naming %s and ending %q", what, err, path, c.want)
+				}
+			}
+			_, err = Load(path, dst, LoadOptions{})
+			check("Load", err)
+			_, err = Load(path, dst, LoadOptions{NonStrict: true})
+			check("Load, non-strict", err)
+			_, err = InitFrom(path, dst, LoadOptions{})
+			check("InitFrom", err)
+			_, _, err = LoadModel(path, models.Options{})
+			check("LoadModel", err)
+			if _, err := LoadState(dst.State(), f, LoadOptions{}); err == nil || err.Error() != c.want {
+				t.Errorf("LoadState: %v, want %q", err, c.want)
+			}
+			bitsEqual(t, "after the refused loads", before.State(), dst.State())
+			// What a load skips is not checked.
+			if c.tensor == "fc.bias" {
+				if _, err := Load(path, dst, LoadOptions{SkipPrefixes: []string{"fc."}}); err != nil {
+					t.Errorf("skipping the bad tensor: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -472,3 +472,33 @@ func TestComputeStats(t *testing.T) {
 		t.Errorf("JSON %s does not name the normalization (%s)", data, want)
 	}
 }
+
+// TestStatsValidate: Validate accepts the statistics ComputeStats makes and
+// refuses each kind of unusable value with a message naming it.
+func TestStatsValidate(t *testing.T) {
+	set := testSet()
+	for _, n := range []Normalization{PerPixelMean, PerChannel} {
+		if err := testStats(t, set, n).Validate(); err != nil {
+			t.Errorf("%s statistics from ComputeStats: %v", n, err)
+		}
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	pixel := make([]float32, ImageLen)
+	pixel[7] = nan
+	for _, c := range []struct {
+		st   Stats
+		want string
+	}{
+		{Stats{Normalization: PerPixelMean, Mean: make([]float32, 3)}, "need 3072 means and no std, got 3 and 0"},
+		{Stats{Normalization: PerPixelMean, Mean: make([]float32, ImageLen), Std: []float32{1, 1, 1}}, "got 3072 and 3"},
+		{Stats{Normalization: PerPixelMean, Mean: pixel}, "mean 7 is NaN"},
+		{Stats{Normalization: PerChannel, Mean: []float32{0, 0}, Std: []float32{1, 1, 1}}, "need 3 means and stds, got 2 and 3"},
+		{Stats{Normalization: PerChannel, Mean: []float32{0, inf, 0}, Std: []float32{1, 1, 1}}, "channel 1 has mean +Inf"},
+		{Stats{Normalization: PerChannel, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 0}}, "channel 2 has mean 0 and std 0"},
+		{Stats{Normalization: Normalization(5)}, "unknown normalization 5"},
+	} {
+		if err := c.st.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s with %d means and %d stds: %v, want an error containing %q", c.st.Normalization, len(c.st.Mean), len(c.st.Std), err, c.want)
+		}
+	}
+}

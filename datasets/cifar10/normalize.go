@@ -134,40 +134,58 @@ type normalizer struct {
 	offset [ImageLen]float32
 }
 
-func newNormalizer(st Stats) (*normalizer, error) {
-	n := &normalizer{}
+// Validate reports what makes st unusable: a count of values that does not
+// fit its Normalization (ImageLen means and no std for PerPixelMean,
+// Channels of each for PerChannel), a mean or std that is not finite, a std
+// that is not positive, or an unknown Normalization.
+func (st Stats) Validate() error {
 	finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
 	switch st.Normalization {
 	case PerPixelMean:
 		if len(st.Mean) != ImageLen || len(st.Std) != 0 {
-			return nil, errors.Errorf("cifar10: per-pixel-mean statistics need %d means and no std, got %d and %d", ImageLen, len(st.Mean), len(st.Std))
+			return errors.Errorf("cifar10: per-pixel-mean statistics need %d means and no std, got %d and %d", ImageLen, len(st.Mean), len(st.Std))
 		}
+		for i, m := range st.Mean {
+			if !finite(m) {
+				return errors.Errorf("cifar10: mean %d is %v", i, m)
+			}
+		}
+	case PerChannel:
+		if len(st.Mean) != Channels || len(st.Std) != Channels {
+			return errors.Errorf("cifar10: per-channel statistics need %d means and stds, got %d and %d", Channels, len(st.Mean), len(st.Std))
+		}
+		for c := range st.Mean {
+			if m, s := st.Mean[c], st.Std[c]; !finite(m) || !finite(s) || s <= 0 {
+				return errors.Errorf("cifar10: channel %d has mean %v and std %v", c, m, s)
+			}
+		}
+	default:
+		return errors.Errorf("cifar10: unknown normalization %d", int(st.Normalization))
+	}
+	return nil
+}
+
+func newNormalizer(st Stats) (*normalizer, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	n := &normalizer{}
+	if st.Normalization == PerPixelMean {
 		for c := range n.scale {
 			n.scale[c] = 1.0 / 255
 		}
 		for i, m := range st.Mean {
-			if !finite(m) {
-				return nil, errors.Errorf("cifar10: mean %d is %v", i, m)
-			}
 			n.offset[i] = -m
 		}
-	case PerChannel:
-		if len(st.Mean) != Channels || len(st.Std) != Channels {
-			return nil, errors.Errorf("cifar10: per-channel statistics need %d means and stds, got %d and %d", Channels, len(st.Mean), len(st.Std))
+		return n, nil
+	}
+	for c := range n.scale {
+		m, s := st.Mean[c], st.Std[c]
+		n.scale[c] = 1 / (255 * s)
+		off := -m / s
+		for i := c * PlaneLen; i < (c+1)*PlaneLen; i++ {
+			n.offset[i] = off
 		}
-		for c := range n.scale {
-			m, s := st.Mean[c], st.Std[c]
-			if !finite(m) || !finite(s) || s <= 0 {
-				return nil, errors.Errorf("cifar10: channel %d has mean %v and std %v", c, m, s)
-			}
-			n.scale[c] = 1 / (255 * s)
-			off := -m / s
-			for i := c * PlaneLen; i < (c+1)*PlaneLen; i++ {
-				n.offset[i] = off
-			}
-		}
-	default:
-		return nil, errors.Errorf("cifar10: unknown normalization %d", int(st.Normalization))
 	}
 	return n, nil
 }
