@@ -730,7 +730,13 @@ func (t *Trainer) finish() (*Result, error) {
 	if math.IsInf(r.BestTestErr, 1) {
 		r.BestTestErr = r.FinalTestErr
 	}
-	if err := weights.Save(filepath.Join(t.dir, WeightsFile), t.model, t.weightsMetadata()); err != nil {
+	// The input normalization goes with the weights, so that evaluation and
+	// prediction preprocess as training did (weights.InputNormalization).
+	md, err := weights.NormalizationMetadata(t.stats)
+	if err != nil {
+		return nil, err
+	}
+	if err := weights.Save(filepath.Join(t.dir, WeightsFile), t.model, md); err != nil {
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
@@ -738,30 +744,4 @@ func (t *Trainer) finish() (*Result, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-// weightsMetadata records the input normalization with the final weights,
-// so that prediction preprocesses as training did: per-channel mean and std
-// and, for per-pixel mean subtraction, the mean image itself (the
-// per-channel keys then hold its channel averages and std 1).
-func (t *Trainer) weightsMetadata() map[string]string {
-	mean, std := make([]float64, 3), []float64{1, 1, 1}
-	per := len(t.stats.Mean) / 3
-	for c := range mean {
-		for _, v := range t.stats.Mean[c*per : (c+1)*per] {
-			mean[c] += float64(v) / float64(per)
-		}
-		if len(t.stats.Std) == 3 {
-			std[c] = float64(t.stats.Std[c])
-		}
-	}
-	md := map[string]string{
-		weights.KeyNormalizeMean: weights.FormatFloats(mean),
-		weights.KeyNormalizeStd:  weights.FormatFloats(std),
-		"normalization":          t.cfg.Normalization.String(),
-	}
-	if per > 1 {
-		md[weights.KeyNormalizePixelMean] = weights.FormatFloats(t.stats.Mean)
-	}
-	return md
 }

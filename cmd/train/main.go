@@ -31,6 +31,7 @@ import (
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/experiment"
 	"github.com/gorgonia-zoo/resnet/models"
+	"github.com/gorgonia-zoo/resnet/predict"
 	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
 	"golang.org/x/term"
@@ -89,6 +90,7 @@ type flags struct {
 	models         string
 	eval, predict  bool
 	json, strict   bool
+	maxPixels      int
 }
 
 func newFlags(stderr io.Writer) *flags {
@@ -132,6 +134,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.BoolVar(&f.predict, "predict", false, "classify the PNG or JPEG files named after the flags with -weights: top-5 classes")
 	fs.StringVar(&f.compare, "compare", "", "`OURS,THEIRS`: put finished sweeps of the same models side by side, this trainer's and the PyTorch twin's (scripts/twin); each side a directory or a glob of one directory per seed (results/x/ours/seed*); writes comparison.png, .md and .json into -out (default OURS when it is one directory), then exit")
 	fs.StringVar(&f.compareNames, "compare-names", "ours,PyTorch", "with -compare: the two sides' `names` in the table and figure, e.g. zero-init,default for two variants of ours")
+	fs.IntVar(&f.maxPixels, "max-pixels", predict.DefaultMaxPixels, "with -predict: refuse images of more `pixels` (width x height), read from the header before decoding")
 	fs.BoolVar(&f.json, "json", false, "with -predict: one JSON object per image")
 	fs.BoolVar(&f.strict, "strict", true, "with -weights or -init-from: fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
 	fs.BoolVar(&c.Analyze, "analyze", false, "log per-stage gradient norms; at the end, the std of every 3x3 layer's response (Figure 7)")
@@ -231,7 +234,7 @@ func runParsed(ctx context.Context, f *flags, stdout, stderr io.Writer, terminal
 		if f.weights == "" {
 			return usageError{errors.New("-predict needs -weights FILE")}
 		}
-		return classify(f, set, f.fs.Args(), stdout)
+		return classify(ctx, f, set, f.fs.Args(), stdout, stderr)
 	}
 	if f.fs.NArg() > 0 {
 		return usageError{errors.Errorf("unexpected arguments %q", f.fs.Args())}

@@ -61,13 +61,7 @@ func evaluate(ctx context.Context, f *flags, set map[string]bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	norm := f.cfg.Normalization
-	if md["normalization"] != "" {
-		if err := norm.UnmarshalText([]byte(md["normalization"])); err != nil {
-			return errors.Wrap(err, f.weights)
-		}
-	}
-	stats, err := cifar10.ComputeStats(ds.Train, norm)
+	stats, err := inputNormalization(f, set, m, md, func() (*cifar10.Dataset, error) { return ds, nil })
 	if err != nil {
 		return err
 	}
@@ -84,12 +78,41 @@ func evaluate(ctx context.Context, f *flags, set map[string]bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), norm, loss, 100*errRate)
+	fmt.Fprintf(stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), stats.Normalization, loss, 100*errRate)
 	return nil
 }
 
+// inputNormalization is the normalization eval and predict apply to the
+// weights' inputs: the one the file records (weights.InputNormalization),
+// or, only for a file that records none, the explicit -norm: statistics of
+// the CIFAR-10 training set (loaded by data) or ImageNet's mean and std.
+func inputNormalization(f *flags, set map[string]bool, m *models.Model, md map[string]string, data func() (*cifar10.Dataset, error)) (cifar10.Stats, error) {
+	stats, err := weights.InputNormalization(f.weights, md)
+	switch {
+	case err == nil:
+		if set["norm"] && f.cfg.Normalization != stats.Normalization {
+			return stats, usageError{errors.Errorf("-norm %s: %s records %s normalization", f.cfg.Normalization, f.weights, stats.Normalization)}
+		}
+		return stats, nil
+	case !errors.Is(err, weights.ErrNoNormalization):
+		return stats, err
+	case !set["norm"]:
+		return stats, usageError{errors.WithMessage(err, "give -norm per-pixel-mean or -norm per-channel to choose one")}
+	case !m.CIFAR():
+		if f.cfg.Normalization != cifar10.PerChannel {
+			return stats, usageError{errors.Errorf("-norm %s: an ImageNet model takes per-channel (ImageNet's mean and std)", f.cfg.Normalization)}
+		}
+		return predict.ImageNetStats(), nil
+	}
+	ds, err := data()
+	if err != nil {
+		return stats, err
+	}
+	return cifar10.ComputeStats(ds.Train, f.cfg.Normalization)
+}
+
 // classify is -predict IMAGE...: the top-5 classes of each image.
-func classify(f *flags, set map[string]bool, images []string, stdout io.Writer) error {
+func classify(ctx context.Context, f *flags, set map[string]bool, images []string, stdout, stderr io.Writer) error {
 	if len(images) == 0 {
 		return usageError{errors.New("-predict: name one or more PNG or JPEG files after the flags")}
 	}
@@ -97,10 +120,15 @@ func classify(f *flags, set map[string]bool, images []string, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	cfg, err := predict.ConfigFor(m, md)
+	stats, err := inputNormalization(f, set, m, md, func() (*cifar10.Dataset, error) { return loadData(ctx, &f.data, stderr) })
 	if err != nil {
 		return err
 	}
+	cfg, err := predict.ConfigFor(m, stats)
+	if err != nil {
+		return err
+	}
+	cfg.MaxPixels = f.maxPixels
 	results, err := predict.Top5(m, images, cfg)
 	if err != nil {
 		return err
