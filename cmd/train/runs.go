@@ -40,7 +40,7 @@ train run -model resnet20 -init-from other.safetensors`,
 }
 
 func setupRun(fs *flag.FlagSet) func([]string) (action, error) {
-	var flags train.Config = train.Paper("resnet20")
+	flags := train.Paper("resnet20")
 	bindConfig(fs, &flags, true, configFlags)
 	out := fs.String("out", "", "run `directory` to create (default runs/<model>-<time>)")
 	epochs := fs.Int("epochs", 0, "train for `N` epochs of the training set instead of -iters")
