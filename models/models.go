@@ -81,6 +81,19 @@ func Names() []string {
 	return names
 }
 
+// CIFARNames returns the names of the CIFAR-10 models (ResNet-20 to 1202 and
+// their plain twins), sorted as Names sorts them: the models a CIFAR-10
+// trainer accepts, without building any.
+func CIFARNames() []string {
+	var names []string
+	for _, n := range Names() {
+		if registry[n].cifar {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
 // splitName splits "resnet56" into "resnet" and 56.
 func splitName(name string) (family string, depth int) {
 	i := strings.IndexAny(name, "0123456789")

@@ -131,6 +131,22 @@ func TestUnknownName(t *testing.T) {
 	}
 }
 
+// TestCIFARNames: the CIFAR list is the CIFAR half of Names, in its order
+// (the registry's flag, checked against a built model at each end).
+func TestCIFARNames(t *testing.T) {
+	got := strings.Join(CIFARNames(), " ")
+	want := "plain20 plain32 plain44 plain56 plain110 resnet20 resnet32 resnet44 resnet56 resnet110 resnet1202"
+	if got != want {
+		t.Fatalf("CIFARNames() = %s, want %s", got, want)
+	}
+	for name, cifar := range map[string]bool{"plain20": true, "resnet18": false} {
+		m, err := New(name, Options{})
+		if err != nil || m.CIFAR() != cifar {
+			t.Errorf("%s: CIFAR() = %v (%v), want %v", name, m != nil && m.CIFAR(), err, cifar)
+		}
+	}
+}
+
 func TestSummaryAndDot(t *testing.T) {
 	m, err := New("resnet56", Options{})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
-	"github.com/pkg/errors"
 )
 
 // Schedules a Config can name.
@@ -185,22 +184,6 @@ func (c Config) LRAt(it int) float64 {
 	// and is the same float32.
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(lr, 'g', 12, 64), 64)
 	return r
-}
-
-// ParseMilestones parses "32000,48000" (or "" for none).
-func ParseMilestones(s string) ([]int, error) {
-	var out []int
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
-	for _, f := range strings.Split(s, ",") {
-		var v int
-		if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d", &v); err != nil || fmt.Sprint(v) != strings.TrimSpace(f) {
-			return nil, errors.Errorf("milestones %q: want comma-separated iterations, e.g. 32000,48000", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // ScaledMilestones returns the paper's milestones moved to a run of iters

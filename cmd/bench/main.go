@@ -43,24 +43,40 @@ type record struct {
 	AllocBytesPerStep float64 `json:"alloc_bytes_per_step"`
 }
 
+// usageError is a bad flag or value.
+type usageError struct{ error }
+
+// main exits with status 0 when done (or after -h), 2 on a usage error,
+// 1 on any other.
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	var u usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return
+	case errors.As(err, &u):
+		fmt.Fprintf(os.Stderr, "bench: %v\nrun 'bench -h' for usage\n", err)
 		os.Exit(2)
 	}
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // main reports errors; -h prints the usage to stdout
 	trainList := fs.String("models", "resnet20,resnet56", "comma-separated models to time one training step of")
 	inferList := fs.String("infer", "resnet20", "comma-separated models to time forward-only (eval mode)")
 	batch := fs.Int("batch", 128, "images per step")
 	steps := fs.Int("steps", 10, "timed steps (the median is reported)")
 	warmup := fs.Int("warmup", 3, "untimed steps first")
 	threads := fs.Int("threads", 2, "cores to use (GOMAXPROCS)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); err == flag.ErrHelp {
+		fs.SetOutput(stdout)
+		fs.Usage()
 		return err
+	} else if err != nil {
+		return usageError{err}
 	}
 	for _, c := range []struct {
 		name string
@@ -68,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		min  int
 	}{{"-batch", *batch, 1}, {"-steps", *steps, 1}, {"-warmup", *warmup, 0}, {"-threads", *threads, 1}} {
 		if c.v < c.min {
-			return errors.Errorf("%s %d: want at least %d", c.name, c.v, c.min)
+			return usageError{errors.Errorf("%s %d: want at least %d", c.name, c.v, c.min)}
 		}
 	}
 	runtime.GOMAXPROCS(*threads)

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
-	"os"
+	"slices"
+	"strings"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
@@ -15,59 +17,116 @@ import (
 	"github.com/pkg/errors"
 )
 
-// loadWeights builds the model a weights file describes (its "model"
-// metadata), or the -model one for files without it, and loads the file.
-func loadWeights(f *flags, set map[string]bool) (*models.Model, map[string]string, error) {
-	md, err := weights.ReadMetadata(f.weights)
+// weightsFlags are the flags of the commands that load a weights file.
+type weightsFlags struct {
+	path   string
+	model  string
+	strict bool
+	fs     *flag.FlagSet
+}
+
+// bindWeights registers -weights, -model and -strict on fs.
+func bindWeights(fs *flag.FlagSet) *weightsFlags {
+	w := &weightsFlags{fs: fs}
+	fs.StringVar(&w.path, "weights", "", "weights `FILE` (safetensors, torchvision names)")
+	fs.StringVar(&w.model, "model", "resnet20", "the `name` of the zoo model of a weights file without \"model\" metadata: "+strings.Join(models.Names(), ", "))
+	fs.BoolVar(&w.strict, "strict", true, "fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
+	return w
+}
+
+// check reports a missing -weights or an unknown -model.
+func (w *weightsFlags) check() error {
+	if w.path == "" {
+		return errors.New("missing -weights FILE")
+	}
+	if !slices.Contains(models.Names(), w.model) {
+		return errors.Errorf("-model %s: want one of %s", w.model, strings.Join(models.Names(), ", "))
+	}
+	return nil
+}
+
+// load builds the model a weights file describes (its "model" metadata),
+// or the -model one for files without it, and loads the file.
+func (w *weightsFlags) load(stderr io.Writer) (*models.Model, map[string]string, error) {
+	md, err := weights.ReadMetadata(w.path)
 	if err != nil {
 		return nil, nil, errors.WithMessage(err, "-weights")
 	}
-	opts := weights.LoadOptions{NonStrict: !f.strict}
+	opts := weights.LoadOptions{NonStrict: !w.strict}
 	name := md[weights.KeyModel]
-	if name != "" && set["model"] && name != f.cfg.Model {
-		return nil, nil, usageError{errors.Errorf("-model %s: %s holds %s weights", f.cfg.Model, f.weights, name)}
+	if name != "" && given(w.fs)["model"] && name != w.model {
+		return nil, nil, errors.Errorf("-model %s: %s holds %s weights", w.model, w.path, name)
 	}
-	if name != "" && f.strict {
-		m, _, err := weights.LoadModel(f.weights, models.Options{})
+	if name != "" && w.strict {
+		m, _, err := weights.LoadModel(w.path, models.Options{})
 		return m, md, errors.WithMessage(err, "-weights")
 	}
 	if name == "" {
-		name = f.cfg.Model
+		name = w.model
 	}
 	m, err := models.New(name, models.Options{})
 	if err != nil {
-		return nil, nil, usageError{errors.Wrap(err, "-model")}
+		return nil, nil, errors.WithMessage(err, "-weights")
 	}
-	r, err := weights.Load(f.weights, m, opts)
+	r, err := weights.Load(w.path, m, opts)
 	if err != nil {
 		return nil, nil, errors.WithMessage(err, "-weights")
 	}
 	if len(r.Mismatches) > 0 {
-		fmt.Fprintf(os.Stderr, "-strict=false: %s\n", r)
+		fmt.Fprintf(stderr, "-strict=false: %s\n", r)
 	}
 	return m, md, nil
 }
 
-// evaluate is -eval -weights FILE: the test loss and error of the weights.
-func evaluate(ctx context.Context, f *flags, set map[string]bool, stdout, stderr io.Writer) error {
-	m, md, err := loadWeights(f, set)
+var evalCmd = &command{
+	name: "eval", short: "report the test loss and error of a weights file",
+	long: `Eval measures the CIFAR-10 test loss and error of a CIFAR model's weights
+(a run's weights.safetensors, or weights converted from PyTorch), with batch
+norm in evaluation mode and the normalization recorded in the file (else -norm).`,
+	example: `train eval -weights runs/resnet20-20261127-081500/weights.safetensors
+train eval -weights resnet20.safetensors -eval-limit 1000 -data cifar-10-binary.tar.gz`,
+	setup: setupEval,
+}
+
+func setupEval(fs *flag.FlagSet) func([]string) (action, error) {
+	w := bindWeights(fs)
+	flags := train.Paper("")
+	bindConfig(fs, &flags, true, pick("data", "norm", "eval-limit"))
+	download := fs.Bool("download", false, downloadUsage)
+	return func([]string) (action, error) {
+		if err := w.check(); err != nil {
+			return nil, err
+		}
+		if flags.EvalLimit < 0 {
+			return nil, errors.Errorf("-eval-limit %d: want >= 0 (0: all images)", flags.EvalLimit)
+		}
+		return func(ctx context.Context, e env) error {
+			return evaluate(ctx, e, w, flags, *download)
+		}, nil
+	}
+}
+
+// evaluate reports the test loss and error of the weights w, on the data
+// and with the normalization and image limit of flags.
+func evaluate(ctx context.Context, e env, w *weightsFlags, flags train.Config, download bool) error {
+	m, md, err := w.load(e.stderr)
 	if err != nil {
 		return err
 	}
 	if !m.CIFAR() {
-		return usageError{errors.Errorf("-eval: %s is an ImageNet model; -eval measures the CIFAR-10 test set", m.Name())}
+		return errors.Errorf("%s is an ImageNet model; eval measures the CIFAR-10 test set", m.Name())
 	}
-	ds, err := loadData(ctx, &f.data, stderr)
+	ds, _, err := loadData(ctx, flags.Data, download, e.stderr)
 	if err != nil {
 		return err
 	}
-	stats, err := inputNormalization(f, set, m, md, func() (*cifar10.Dataset, error) { return ds, nil })
+	stats, err := inputNormalization(w, m, md, flags.Normalization, func() (*cifar10.Dataset, error) { return ds, nil })
 	if err != nil {
 		return err
 	}
 	test := ds.Test
-	if f.cfg.EvalLimit > 0 && f.cfg.EvalLimit < test.Len() {
-		test = test.Head(f.cfg.EvalLimit)
+	if flags.EvalLimit > 0 && flags.EvalLimit < test.Len() {
+		test = test.Head(flags.EvalLimit)
 	}
 	inf, err := models.NewInference(m, min(200, test.Len()))
 	if err != nil {
@@ -78,29 +137,67 @@ func evaluate(ctx context.Context, f *flags, set map[string]bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), stats.Normalization, loss, 100*errRate)
+	fmt.Fprintf(e.stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), stats.Normalization, loss, 100*errRate)
 	return nil
 }
 
-// inputNormalization is the normalization eval and predict apply to the
-// weights' inputs: the one the file records (weights.InputNormalization),
-// or, only for a file that records none, the explicit -norm: statistics of
-// the CIFAR-10 training set (loaded by data) or ImageNet's mean and std.
-func inputNormalization(f *flags, set map[string]bool, m *models.Model, md map[string]string, data func() (*cifar10.Dataset, error)) (cifar10.Stats, error) {
-	stats, err := weights.InputNormalization(f.weights, md)
+var predictCmd = &command{
+	name: "predict", args: "IMAGE...", minArgs: 1, maxArgs: -1,
+	short: "print the top-5 classes of PNG or JPEG images",
+	long: `Predict classifies PNG and JPEG images with the weights of any zoo model:
+CIFAR models take 32x32 images normalized as recorded in the weights file,
+ImageNet models get torchvision's evaluation transform. It prints the five
+most probable classes of each image, or with -json one JSON object per image.`,
+	example: `train predict -weights resnet50.safetensors cat.jpg dog.png
+train predict -weights runs/resnet20-20261127-081500/weights.safetensors -json plane.png`,
+	setup: setupPredict,
+}
+
+func setupPredict(fs *flag.FlagSet) func([]string) (action, error) {
+	w := bindWeights(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object per image")
+	maxPixels := fs.Int("max-pixels", predict.DefaultMaxPixels, "refuse images of more `pixels` (width x height), read from the header before decoding")
+	flags := train.Paper("")
+	bindConfig(fs, &flags, true, pick("data", "norm"))
+	download := fs.Bool("download", false, downloadUsage)
+	return func(images []string) (action, error) {
+		if err := w.check(); err != nil {
+			return nil, err
+		}
+		if *maxPixels <= 0 {
+			return nil, errors.Errorf("-max-pixels %d: want > 0", *maxPixels)
+		}
+		return func(ctx context.Context, e env) error {
+			data := func() (*cifar10.Dataset, error) {
+				ds, _, err := loadData(ctx, flags.Data, *download, e.stderr)
+				return ds, err
+			}
+			return classify(e, w, images, flags.Normalization, data, *maxPixels, *asJSON)
+		}, nil
+	}
+}
+
+// inputNormalization is what eval and predict normalize the weights'
+// inputs with: what the file records (the one rule,
+// weights.InputNormalization), or, only for a file that records none, the
+// explicit -norm: statistics of the CIFAR-10 training set (from data) or,
+// for an ImageNet model, ImageNet's mean and std.
+func inputNormalization(w *weightsFlags, m *models.Model, md map[string]string, norm cifar10.Normalization, data func() (*cifar10.Dataset, error)) (cifar10.Stats, error) {
+	explicit := given(w.fs)["norm"]
+	stats, err := weights.InputNormalization(w.path, md)
 	switch {
 	case err == nil:
-		if set["norm"] && f.cfg.Normalization != stats.Normalization {
-			return stats, usageError{errors.Errorf("-norm %s: %s records %s normalization", f.cfg.Normalization, f.weights, stats.Normalization)}
+		if explicit && norm != stats.Normalization {
+			return stats, errors.Errorf("-norm %s: %s records %s normalization", norm, w.path, stats.Normalization)
 		}
 		return stats, nil
 	case !errors.Is(err, weights.ErrNoNormalization):
 		return stats, err
-	case !set["norm"]:
-		return stats, usageError{errors.WithMessage(err, "give -norm per-pixel-mean or -norm per-channel to choose one")}
+	case !explicit:
+		return stats, errors.WithMessage(err, "choose one with -norm per-pixel-mean or -norm per-channel")
 	case !m.CIFAR():
-		if f.cfg.Normalization != cifar10.PerChannel {
-			return stats, usageError{errors.Errorf("-norm %s: an ImageNet model takes per-channel (ImageNet's mean and std)", f.cfg.Normalization)}
+		if norm != cifar10.PerChannel {
+			return stats, errors.Errorf("-norm %s: an ImageNet model takes per-channel (ImageNet's mean and std)", norm)
 		}
 		return predict.ImageNetStats(), nil
 	}
@@ -108,19 +205,16 @@ func inputNormalization(f *flags, set map[string]bool, m *models.Model, md map[s
 	if err != nil {
 		return stats, err
 	}
-	return cifar10.ComputeStats(ds.Train, f.cfg.Normalization)
+	return cifar10.ComputeStats(ds.Train, norm)
 }
 
-// classify is -predict IMAGE...: the top-5 classes of each image.
-func classify(ctx context.Context, f *flags, set map[string]bool, images []string, stdout, stderr io.Writer) error {
-	if len(images) == 0 {
-		return usageError{errors.New("-predict: name one or more PNG or JPEG files after the flags")}
-	}
-	m, md, err := loadWeights(f, set)
+// classify prints the top-5 classes of each image, as text or JSON lines.
+func classify(e env, w *weightsFlags, images []string, norm cifar10.Normalization, data func() (*cifar10.Dataset, error), maxPixels int, asJSON bool) error {
+	m, md, err := w.load(e.stderr)
 	if err != nil {
 		return err
 	}
-	stats, err := inputNormalization(f, set, m, md, func() (*cifar10.Dataset, error) { return loadData(ctx, &f.data, stderr) })
+	stats, err := inputNormalization(w, m, md, norm, data)
 	if err != nil {
 		return err
 	}
@@ -128,17 +222,20 @@ func classify(ctx context.Context, f *flags, set map[string]bool, images []strin
 	if err != nil {
 		return err
 	}
-	cfg.MaxPixels = f.maxPixels
+	cfg.MaxPixels = maxPixels
 	results, err := predict.Top5(m, images, cfg)
 	if err != nil {
 		return err
 	}
 	for _, r := range results {
-		if f.json {
-			b, _ := json.Marshal(r)
-			fmt.Fprintln(stdout, string(b))
+		if asJSON {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, string(b))
 		} else {
-			fmt.Fprintln(stdout, r)
+			fmt.Fprintln(e.stdout, r)
 		}
 	}
 	return nil

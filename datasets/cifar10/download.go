@@ -17,6 +17,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/gorgonia-zoo/resnet/internal/filelock"
 	pline "github.com/gorgonia-zoo/resnet/internal/progress"
 )
 
@@ -148,7 +149,9 @@ type Downloader struct {
 	DownloadExplicit bool
 }
 
-// Download fetches the archive to dest, creating its directory.
+// Download fetches the archive to dest, creating its directory. Calls for
+// one dest, in this process or others, take turns under the lock file
+// dest+".lock"; one that finds dest there when its turn comes returns.
 func (d *Downloader) Download(ctx context.Context, dest string) error {
 	url, want := d.URL, strings.ToLower(d.MD5)
 	if url == "" {
@@ -163,6 +166,16 @@ func (d *Downloader) Download(ctx context.Context, dest string) error {
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return errors.Wrap(err, "cifar10: download")
+	}
+	// Processes downloading to one dest (cluster jobs on a shared volume)
+	// take turns; the ones after the first find the archive there.
+	lock, err := filelock.Wait(dest + ".lock")
+	if err != nil {
+		return errors.Wrap(err, "cifar10: download")
+	}
+	defer lock.Unlock()
+	if _, err := os.Stat(dest); err == nil {
+		return nil
 	}
 	p := newProgress(d.Progress, filepath.Base(dest))
 	for attempt := 1; ; attempt++ {

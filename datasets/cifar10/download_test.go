@@ -110,6 +110,32 @@ func TestDownload(t *testing.T) {
 	}
 }
 
+// TestDownloadsTakeTurns: concurrent downloads to one path (cluster jobs
+// on a shared volume) fetch the archive once; the others find it there.
+func TestDownloadsTakeTurns(t *testing.T) {
+	s := newArchiveServer(t, 0, false)
+	dest := filepath.Join(t.TempDir(), ArchiveName)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.downloader(nil, 1).Download(context.Background(), dest)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("download %d: %v", i, err)
+		}
+	}
+	checkDownloaded(t, dest, s.data)
+	if n := len(s.requests()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
 // errorString lets wantError check plain text.
 type errorString string
 
