@@ -12,4 +12,5 @@ test:
 	go test ./...
 	go test -run='^$$' -fuzz=FuzzRead -fuzztime=300000x -fuzzminimizetime=2000x ./safetensors
 	go test -run='^$$' -fuzz=FuzzParseRecords -fuzztime=100000x -fuzzminimizetime=2000x ./datasets/cifar10
+	bash deploy/check.sh
 	go test -run='^$$' -fuzz=FuzzLoadImage -fuzztime=30000x -fuzzminimizetime=2000x ./predict
