@@ -42,7 +42,7 @@ done
 
 cd "$repo"
 go build -o "$scratch/train" ./cmd/train
-"$scratch/train" -sweep fig6-quick "${variant[@]}" -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
+"$scratch/train" sweep fig6-quick "${variant[@]}" -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
 /usr/bin/python3 scripts/twin/train_twin.py --sweep fig6-quick "${twin_variant[@]}" --seed "$seed" --data-rng go \
   --data "$data" --out "$scratch/torch-s$seed"
 
@@ -64,8 +64,8 @@ keep() {
 }
 keep "$scratch/ours-s$seed" "$results/ours/seed$seed"
 keep "$scratch/torch-s$seed" "$results/pytorch/seed$seed"
-"$scratch/train" -compare "$results/ours/seed*,$results/pytorch/seed*" -out "$results"
+"$scratch/train" compare "$results/ours/seed*" "$results/pytorch/seed*" -out "$results"
 if [[ $name != fig6-quick ]]; then
-  "$scratch/train" -compare "$results/ours/seed*,$repo/results/fig6-quick/ours/seed*" \
-    -compare-names zero-init,default -out "$results/against-default"
+  "$scratch/train" compare "$results/ours/seed*" "$repo/results/fig6-quick/ours/seed*" \
+    -names zero-init,default -out "$results/against-default"
 fi
