@@ -252,6 +252,9 @@ func TestResumeWithoutCheckpointRefused(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, CheckpointFile)); err != nil {
 		t.Fatal(err)
 	}
+	if err := Resumable(dir); err == nil || !strings.Contains(err.Error(), "has no checkpoint") {
+		t.Fatalf("Resumable: got %v, want the missing checkpoint", err)
+	}
 	_, err := Resume(dir, ds, Output{}, func(c *Config) { c.Iters = 4 })
 	if err == nil || !strings.Contains(err.Error(), "has no checkpoint") || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("got %v, want a refusal naming %s and the missing checkpoint", err, dir)
@@ -294,7 +297,13 @@ func TestRunDirectoryLocked(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
 		t.Fatalf("second resume: got %v, want a refusal naming the holder's pid", err)
 	}
+	if err := Resumable(dir); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("Resumable while held: got %v", err)
+	}
 	first.Close()
+	if err := Resumable(dir); err != nil {
+		t.Fatalf("Resumable after Close: %v", err)
+	}
 	second, err := Resume(dir, ds, Output{}, extend)
 	if err != nil {
 		t.Fatalf("after Close: %v", err)

@@ -281,9 +281,9 @@ func (t *Trainer) resume(recorded RunInfo, changed bool) error {
 		return err
 	}
 	t.info.Created = recorded.Created
-	ckpt := filepath.Join(t.dir, CheckpointFile)
-	if _, err := os.Stat(ckpt); err != nil {
-		return errors.Wrapf(err, "run directory %s has no checkpoint to resume from", t.dir)
+	ckpt, err := checkpointOf(t.dir)
+	if err != nil {
+		return err
 	}
 	if err := t.loadCheckpoint(ckpt); err != nil {
 		return err

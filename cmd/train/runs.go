@@ -140,9 +140,13 @@ func setupResume(fs *flag.FlagSet) func([]string) (action, error) {
 			if _, err := os.Stat(filepath.Join(dir, experiment.SweepFile)); err == nil {
 				return resumeSweep(ctx, e, dir, flags.Data, set, *download)
 			}
+			// Refuse at once what Resume would refuse after loading the data.
+			if err := train.Resumable(dir); err != nil {
+				return err
+			}
 			info, err := train.ReadRunInfo(dir)
 			if err != nil {
-				return errors.WithMessagef(err, "%s is not a run directory", dir)
+				return err
 			}
 			data := info.Config.Data
 			if set["data"] {
@@ -221,7 +225,8 @@ var sweepCmd = &command{
 own directory under the sweep directory, and ends with fig6.png, summary.md and
 summary.json (and fig7.png with -analyze). fig6 is the paper's Figure 6 grid
 and schedule; fig6-quick is plain-20, plain-56, ResNet-20 and ResNet-56 for
-1,500 iterations, about an hour at PyTorch's speed on two cores. The training
+1,500 iterations, about an hour at PyTorch's speed on two cores;
+fig6-grid-quick is all nine nets of fig6 at that schedule. The training
 flags override the preset's settings in every run. 'train resume DIR'
 continues an interrupted sweep.
 

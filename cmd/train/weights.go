@@ -194,7 +194,7 @@ func inputNormalization(w *weightsFlags, m *models.Model, md map[string]string, 
 	case !errors.Is(err, weights.ErrNoNormalization):
 		return stats, err
 	case !explicit:
-		return stats, errors.WithMessage(err, "choose one with -norm per-pixel-mean or -norm per-channel")
+		return stats, errors.Errorf("%v; or choose one with -norm per-pixel-mean or -norm per-channel", err)
 	case !m.CIFAR():
 		if norm != cifar10.PerChannel {
 			return stats, errors.Errorf("-norm %s: an ImageNet model takes per-channel (ImageNet's mean and std)", norm)
