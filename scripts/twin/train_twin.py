@@ -99,20 +99,24 @@ def scaled_milestones(iters):
     return [a, b]
 
 
+FIG6_MODELS = ('plain20', 'plain32', 'plain44', 'plain56',
+               'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110')
+
+
 def preset(name):
-    """train.Preset."""
+    """experiment.Preset."""
+    def quick(m):
+        c = paper(m)
+        c['iters'], c['milestones'] = QUICK_ITERS, scaled_milestones(QUICK_ITERS)
+        c['eval_every'], c['log_every'], c['ckpt_every'] = 300, 25, 300
+        return c
     if name == 'fig6':
-        return [paper(m) for m in ('plain20', 'plain32', 'plain44', 'plain56',
-                                   'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110')]
+        return [paper(m) for m in FIG6_MODELS]
     if name == 'fig6-quick':
-        runs = []
-        for m in ('plain20', 'plain56', 'resnet20', 'resnet56'):
-            c = paper(m)
-            c['iters'], c['milestones'] = QUICK_ITERS, scaled_milestones(QUICK_ITERS)
-            c['eval_every'], c['log_every'], c['ckpt_every'] = 300, 25, 300
-            runs.append(c)
-        return runs
-    raise SystemExit('-sweep %r: want one of fig6, fig6-quick' % name)
+        return [quick(m) for m in ('plain20', 'plain56', 'resnet20', 'resnet56')]
+    if name == 'fig6-grid-quick':
+        return [quick(m) for m in FIG6_MODELS]
+    raise SystemExit('--sweep %r: want one of fig6, fig6-quick, fig6-grid-quick' % name)
 
 
 def keep(runs, models, sweep):
@@ -691,7 +695,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', '-model', help='model name: ' + ', '.join(MODELS) + ' (default resnet20)')
-    ap.add_argument('--sweep', '-sweep', help='run a sweep preset: fig6-quick or fig6, into OUT/<model>')
+    ap.add_argument('--sweep', '-sweep', help='run a sweep preset: fig6-quick, fig6-grid-quick or fig6, into OUT/<model>')
     ap.add_argument('--models', '-models',
                     help='with --sweep: run only these of the preset\'s models (comma-separated), in its order')
     ap.add_argument('--out', '-out', help='run (or sweep) directory to create; an existing non-empty one is refused '
