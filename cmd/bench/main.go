@@ -1,6 +1,6 @@
 // Command bench times training steps and inference of the zoo's models on
 // random data and prints one JSON line per measurement, in the schema of
-// the PyTorch anchor (../shared/bench/torch_resnet_cifar.py) so that the two
+// the PyTorch anchor (bench/torch_resnet_cifar.py) so that the two
 // compare line by line; bench/compare.sh runs both.
 //
 //	go run ./cmd/bench -models resnet20,resnet56 -infer resnet20 -batch 128 -steps 10 -warmup 3 -threads 2
