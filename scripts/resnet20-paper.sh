@@ -16,7 +16,7 @@ run=results/resnet20-64k/run
 commit=$(cat "$repo/results/resnet20-64k/COMMIT")
 data=${CIFAR10_DATA:-../shared/cifar10/cifar-10-binary.tar.gz}
 src=${TMPDIR:-/tmp}/resnet20-paper-$commit
-bin=$src/train
+bin=$src/cmd/train/train-$commit
 cd "$repo"
 [[ -e $data ]] || { echo "resnet20-paper.sh: $data: no CIFAR-10 archive (set CIFAR10_DATA)" >&2; exit 2; }
 if [[ ! -x $bin ]]; then
