@@ -334,6 +334,72 @@ func transposeKernel(name string) {
 	out.WriteString("\n")
 }
 
+// transposeKernelAVX2 emits packT16AVX2: it transposes 16 rows of B^T (row
+// stride ld) into a B panel with rows of 16 floats, 16 columns of K at a
+// time: dst[p*16+j] = src[j*ld+p] for j < 16, p < 16*blocks. Each block is
+// four 8x8 transposes (rows 0-7 and 8-15, columns 0-7 and 8-15) in the
+// classic 3-stage AVX form; r = Y0..Y7, t = Y8..Y15.
+func transposeKernelAVX2(name string) {
+	fmt.Fprintf(&out, "// func %s(blocks int, src *float32, ld int, dst *float32)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ blocks+0(FP), CX")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ ld+16(FP), R8")
+	p("MOVQ dst+24(FP), DI")
+	p("SHLQ $2, R8")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("LEAQ (SI)(R8*8), R12")
+	p("TESTQ CX, CX")
+	p("JEQ %s_done", name)
+	label(name + "_loop")
+	for q := 0; q < 2; q++ { // columns 8q..8q+7 of K
+		for g := 0; g < 2; g++ { // rows 8g..8g+7
+			base := "SI"
+			if g == 1 {
+				base = "R12"
+			}
+			for r := 0; r < 8; r++ {
+				addr := rowAddr(r, base, "R8", "R9", "R10", "R11")
+				if q == 1 {
+					addr = "32" + addr
+				}
+				p("VMOVUPS %s, Y%d", addr, r)
+			}
+			for i := 0; i < 4; i++ {
+				p("VUNPCKLPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i)
+				p("VUNPCKHPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i+1)
+			}
+			// u0..u3 (Y0..Y3): columns 0..3 (low lane) and 4..7 (high lane)
+			// of rows 0-3; u4..u7 (Y4..Y7) the same of rows 4-7.
+			for h := 0; h < 2; h++ {
+				t := 8 + 4*h
+				p("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+2, t, 4*h)
+				p("VSHUFPS $0xee, Y%d, Y%d, Y%d", t+2, t, 4*h+1)
+				p("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+3, t+1, 4*h+2)
+				p("VSHUFPS $0xee, Y%d, Y%d, Y%d", t+3, t+1, 4*h+3)
+			}
+			for c := 0; c < 4; c++ {
+				p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", c+4, c, 8+c)
+				p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", c+4, c, 12+c)
+			}
+			for c := 0; c < 8; c++ {
+				p("VMOVUPS Y%d, %d(DI)", 8+c, (8*q+c)*64+32*g)
+			}
+		}
+	}
+	p("ADDQ $64, SI")
+	p("ADDQ $64, R12")
+	p("ADDQ $1024, DI")
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
 func maskOp(suffix string) string {
 	if suffix == "" {
 		return ""
@@ -353,6 +419,7 @@ func main() {
 	packKernel("pack32AVX512", "Z", 16, 2)
 	transposeKernel("packT32AVX512")
 	packKernel("pack16AVX2", "Y", 8, 2)
+	transposeKernelAVX2("packT16AVX2")
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
