@@ -23,8 +23,7 @@ if [[ ! -x $bin ]]; then
   [[ -d $src ]] || git worktree add --detach "$src" "$commit" >&2
   (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/train)
 fi
-# The recorded commit predates the subcommands: its flags are -resume and -data.
 if [[ -e $run/config.json ]]; then
-  exec "$bin" -resume "$run" -data "$data"
+  exec "$bin" resume "$run" -data "$data"
 fi
-exec "$bin" -model resnet20 -seed 1 -data "$data" -out "$run"
+exec "$bin" run -model resnet20 -seed 1 -data "$data" -out "$run"
