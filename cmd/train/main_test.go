@@ -595,6 +595,23 @@ func TestREADME(t *testing.T) {
 	}
 }
 
+// TestData: data finds CIFAR-10 where it is told, checks that it loads
+// and prints where it is; a missing path is an error that creates nothing.
+func TestData(t *testing.T) {
+	dir := synthetic(t, 120, 200)
+	if out := mustRun(t, "data", "-data", dir); !strings.HasSuffix(out, ": 600 training and 200 test images\n") {
+		t.Errorf("data printed %q", out)
+	}
+	missing := filepath.Join(t.TempDir(), "sub", "cifar-10-binary.tar.gz")
+	code, stderr := execute(context.Background(), io.Discard, "data", "-data", missing)
+	if code != exitFailed || !strings.Contains(stderr, missing) {
+		t.Errorf("data -data MISSING: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Errorf("a missing -data path created %s", filepath.Dir(missing))
+	}
+}
+
 // TestVersion: the module, Go version and revision lines.
 func TestVersion(t *testing.T) {
 	out := mustRun(t, "version")
