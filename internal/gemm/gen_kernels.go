@@ -273,10 +273,10 @@ func packKernel(name, reg string, lanes, vecs int) {
 	out.WriteString("\n")
 }
 
-// transposeKernel emits packT32AVX512: it transposes 16 rows of B^T (row
-// stride ld) into a B panel with rows of 32 floats, 16 columns of K at a time:
-// dst[p*32+j] = src[j*ld+p] for j < 16, p < 16*blocks.
-func transposeKernel(name string) {
+// transposePrologue starts a transpose kernel: CX blocks, SI the first of
+// 16 rows (R8 = 4*ld, R9 = 3 rows, R10 = 5 rows, R11 = 7 rows), R12 the
+// ninth row, DI the panel; it ends at the loop's label.
+func transposePrologue(name string) {
 	fmt.Fprintf(&out, "// func %s(blocks int, src *float32, ld int, dst *float32)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	p("MOVQ blocks+0(FP), CX")
@@ -291,6 +291,13 @@ func transposeKernel(name string) {
 	p("TESTQ CX, CX")
 	p("JEQ %s_done", name)
 	label(name + "_loop")
+}
+
+// transposeKernel emits packT32AVX512: it transposes 16 rows of B^T (row
+// stride ld) into a B panel with rows of 32 floats, 16 columns of K at a time:
+// dst[p*32+j] = src[j*ld+p] for j < 16, p < 16*blocks.
+func transposeKernel(name string) {
+	transposePrologue(name)
 	for r := 0; r < 16; r++ {
 		base := "SI"
 		if r >= 8 {
@@ -340,20 +347,7 @@ func transposeKernel(name string) {
 // four 8x8 transposes (rows 0-7 and 8-15, columns 0-7 and 8-15) in the
 // classic 3-stage AVX form; r = Y0..Y7, t = Y8..Y15.
 func transposeKernelAVX2(name string) {
-	fmt.Fprintf(&out, "// func %s(blocks int, src *float32, ld int, dst *float32)\n", name)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
-	p("MOVQ blocks+0(FP), CX")
-	p("MOVQ src+8(FP), SI")
-	p("MOVQ ld+16(FP), R8")
-	p("MOVQ dst+24(FP), DI")
-	p("SHLQ $2, R8")
-	p("LEAQ (R8)(R8*2), R9")
-	p("LEAQ (R8)(R8*4), R10")
-	p("LEAQ (R9)(R8*4), R11")
-	p("LEAQ (SI)(R8*8), R12")
-	p("TESTQ CX, CX")
-	p("JEQ %s_done", name)
-	label(name + "_loop")
+	transposePrologue(name)
 	for q := 0; q < 2; q++ { // columns 8q..8q+7 of K
 		for g := 0; g < 2; g++ { // rows 8g..8g+7
 			base := "SI"
