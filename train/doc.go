@@ -1,6 +1,7 @@
 // Package train trains the zoo's CIFAR-10 models with the recipe of He et
-// al. 2016 (Deep Residual Learning for Image Recognition, section 4.2) and
-// reproduces its plain-versus-residual experiment (Figure 6).
+// al. 2016 (Deep Residual Learning for Image Recognition, section 4.2): the
+// step, the optimizer, the schedule, the run directory and its checkpoints.
+// Sweeps, summaries, figures and analyses of runs are package experiment's.
 //
 // # Recipe
 //
@@ -30,10 +31,16 @@
 // # Run directory
 //
 // A run directory holds config.json ([RunInfo]: every setting, the seed, Go
-// and module versions), metrics.jsonl (one [Point] per logged iteration),
-// checkpoint.safetensors, curves.png (refreshed at every evaluation and
-// checkpoint) and, when finished, result.json ([Result]). A new run refuses
-// an existing non-empty directory; [Resume] continues one.
+// and module versions), stats.json (the input normalization),
+// metrics.jsonl (one [Point] per logged iteration), checkpoint.safetensors
+// (from iteration 0 on) and, when finished, weights.safetensors and
+// result.json ([Result]). A new run refuses an existing non-empty
+// directory; [Resume] continues one, and may change the settings that do
+// not fix the weights or the batch order. While a process trains in a run
+// directory it holds an advisory lock on its .lock file, which dies with
+// the process: a second process is refused, not interleaved. [Trainer.Hooks]
+// let a caller act after each evaluation or checkpoint and at the end
+// (experiment.Hooks draws curves.png and makes the Figure 7 analysis).
 //
 // # Checkpoints and determinism
 //
@@ -48,14 +55,7 @@
 // a kill at any moment leaves the previous one whole; one is written every
 // Config.CkptEvery iterations, at the end, and when [Trainer.Run]'s context
 // is cancelled (SIGINT/SIGTERM in cmd/train). A NaN or infinite loss stops
-// the run before the update, and checkpoints refuse non-finite weights, so
-// the last checkpoint is always a good one.
-//
-// # Sweeps and analysis
-//
-// [RunSweep] runs a [Sweep] ([Preset] "fig6" or "fig6-quick") run after run,
-// resumably, and draws fig6.png ([DrawFig6]) with summary.md and
-// summary.json. With Config.Analyze the trainer logs per-stage gradient
-// norms and, at the end, measures the standard deviation of every 3x3
-// layer's response ([Trainer.Analyze], the paper's Figure 7).
+// the run before the update, any other non-finite metric before it is
+// logged, and checkpoints refuse non-finite weights, all with [ErrDiverged],
+// so the last checkpoint is always a good one.
 package train
