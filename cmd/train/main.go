@@ -7,10 +7,12 @@
 //	train [run] [flags]                   train one model (the default command)
 //	train resume [flags] DIR              continue a run or a sweep
 //	train sweep [flags] PRESET            several runs, then the paper's Figure 6
+//	train gather DIR                      summarize a sweep made by several jobs
 //	train compare [flags] OURS THEIRS     two sides' sweeps side by side
 //	train eval -weights FILE [flags]      test loss and error of a weights file
 //	train predict -weights FILE IMAGE...  top-5 classes of images
 //	train summary [-model M] [-dot FILE]  layers, parameters and MACs
+//	train data [-data PATH] [-download]   fetch (when missing) and check CIFAR-10
 //	train version                         module, Go and VCS versions
 //	train help [COMMAND]                  the help of a command
 //
@@ -20,6 +22,7 @@
 //	go run ./cmd/train -model resnet20 -iters 200 -out runs/short
 //	go run ./cmd/train resume runs/short -iters 400     # continue (or extend) a run
 //	go run ./cmd/train sweep fig6-quick                 # plain/ResNet 20 and 56, about an hour at PyTorch speed
+//	train sweep fig6 -shard 3/9 -out /sweeps/fig6       # one of nine cluster jobs (deploy/)
 //	go run ./cmd/train summary -model resnet56 -dot resnet56.dot
 //
 // Flags may come before or after the positional arguments; "--" ends
