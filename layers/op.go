@@ -119,6 +119,7 @@ func (op *planeOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *planeOp) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -155,6 +156,7 @@ func (op *planeGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *planeGrad) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ func (op *batchNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -240,6 +241,7 @@ func (op *bnGradSums) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnGradSums) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -296,6 +298,7 @@ func (op *bnGradRow) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnGradRow) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -330,6 +333,7 @@ func (op *bnGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnGradInput) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err

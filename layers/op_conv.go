@@ -59,6 +59,7 @@ func (op *convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convOp) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -159,6 +160,7 @@ func (op *convGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convGrad) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,7 @@ func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *reluOp) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -100,6 +101,7 @@ func (op *reluGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *reluGrad) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ func (op *linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *linearOp) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -94,6 +95,7 @@ func (op *linearGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *linearGrad) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ func (op *softmaxCrossEntropyOp) InferShape(in ...G.DimSizer) (tensor.Shape, err
 }
 
 func (op *softmaxCrossEntropyOp) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in)
 	if err != nil {
 		return nil, err
@@ -96,6 +97,7 @@ func (op *crossEntropyGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *crossEntropyGrad) Do(in ...G.Value) (G.Value, error) {
+	defer op.timed()()
 	ts, dt, err := dense(op.name, in[:2])
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorgonia-zoo/resnet/layers"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/pkg/errors"
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 10, "timed steps (the median is reported)")
 	warmup := fs.Int("warmup", 3, "untimed steps first")
 	threads := fs.Int("threads", 2, "cores to use (GOMAXPROCS)")
+	ops := fs.Bool("ops", false, "after each measurement, time -steps more steps op by op and print one line per op class (ms per step)")
 	if err := fs.Parse(args); err == flag.ErrHelp {
 		fs.SetOutput(stdout)
 		fs.Usage()
@@ -113,6 +115,69 @@ func run(args []string, stdout, stderr io.Writer) error {
 		r.PeakRSSMB = peakRSSMB()
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
+		if *ops {
+			if err := printOps(stdout, m, r, *steps); err != nil {
+				return errors.Wrapf(err, "%s %s ops", job[0], job[1])
+			}
+		}
+	}
+	return nil
+}
+
+// opRecord is one op class's share of a step.
+type opRecord struct {
+	Model   string  `json:"model"`
+	Kind    string  `json:"kind"`
+	Threads int     `json:"threads"`
+	Batch   int     `json:"batch"`
+	Op      string  `json:"op"`
+	Ms      float64 `json:"ms_per_step"`
+}
+
+// printOps times steps more steps of r's model and kind with the ops'
+// profile on and prints the mean time per step of each op class (the SGD
+// update and, as "framework and the rest", what the step spends outside
+// the zoo's ops: Gorgonia's tape machine and its stock ops), largest first.
+func printOps(w io.Writer, m *models.Model, r record, steps int) error {
+	var total, update time.Duration
+	var times layers.OpTimes
+	err := withStep(m, r.Kind, r.Batch, func(forward, sgd func() error) error {
+		layers.StartOpProfile()
+		defer func() { times = layers.StopOpProfile() }()
+		for i := 0; i < steps; i++ {
+			t0 := time.Now()
+			if err := forward(); err != nil {
+				return err
+			}
+			t1 := time.Now()
+			if sgd != nil {
+				if err := sgd(); err != nil {
+					return err
+				}
+			}
+			update += time.Since(t1)
+			total += time.Since(t0)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	per := func(d time.Duration) float64 { return float64(d) / float64(steps) / 1e6 }
+	rest := total - update
+	rows := []opRecord{}
+	for _, c := range times.Classes() {
+		rows = append(rows, opRecord{Op: c, Ms: per(times[c])})
+		rest -= times[c]
+	}
+	if r.Kind == "train" {
+		rows = append(rows, opRecord{Op: "sgd update", Ms: per(update)})
+	}
+	rows = append(rows, opRecord{Op: "framework and the rest", Ms: per(rest)}, opRecord{Op: "total", Ms: per(total)})
+	for _, row := range rows {
+		row.Model, row.Kind, row.Threads, row.Batch = r.Model, r.Kind, r.Threads, r.Batch
+		b, _ := json.Marshal(row)
+		fmt.Fprintln(w, string(b))
 	}
 	return nil
 }
@@ -130,62 +195,76 @@ func jobs(trainList, trainKind, inferList, inferKind string) [][2]string {
 	return out
 }
 
-// measure times warmup+steps steps of one kind on random images and labels
-// and returns the timed steps' durations in seconds and the bytes allocated
-// per timed step.
-func measure(m *models.Model, kind string, batch, warmup, steps int) ([]float64, float64, error) {
+// withStep builds one step of kind on random images and labels and calls
+// f with its parts: forward (for training, the forward and backward pass)
+// and, for training, the SGD update (nil for inference).
+func withStep(m *models.Model, kind string, batch int, f func(forward, update func() error) error) error {
 	rng := rand.New(rand.NewSource(1))
 	chw := m.InputShape()
 	images := make([]float32, batch*chw[0]*chw[1]*chw[2])
 	for i := range images {
 		images[i] = float32(rng.NormFloat64())
 	}
-	var step func() error
-	if kind == "train" {
-		s, err := train.NewStep(m, batch, 0.9, 1e-4)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer s.Close()
-		labels := make([]int, batch)
-		for i := range labels {
-			labels[i] = rng.Intn(s.Classes())
-		}
-		step = func() error {
-			if _, _, err := s.Run(images, labels); err != nil {
-				return err
-			}
-			return s.Update(0.1)
-		}
-	} else {
+	if kind != "train" {
 		inf, err := models.NewInference(m, batch)
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
 		defer inf.Close()
 		copy(inf.Input(), images)
-		step = func() error {
+		return f(func() error {
 			_, err := inf.Run()
 			return err
-		}
+		}, nil)
 	}
-	for i := 0; i < warmup; i++ {
-		if err := step(); err != nil {
-			return nil, 0, err
-		}
+	s, err := train.NewStep(m, batch, 0.9, 1e-4)
+	if err != nil {
+		return err
 	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	times := make([]float64, steps)
-	for i := range times {
-		t0 := time.Now()
-		if err := step(); err != nil {
-			return nil, 0, err
-		}
-		times[i] = time.Since(t0).Seconds()
+	defer s.Close()
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = rng.Intn(s.Classes())
 	}
-	runtime.ReadMemStats(&after)
-	return times, float64(after.TotalAlloc-before.TotalAlloc) / float64(steps), nil
+	return f(func() error {
+		_, _, err := s.Run(images, labels)
+		return err
+	}, func() error { return s.Update(0.1) })
+}
+
+// measure times warmup+steps steps of one kind on random images and labels
+// and returns the timed steps' durations in seconds and the bytes allocated
+// per timed step.
+func measure(m *models.Model, kind string, batch, warmup, steps int) ([]float64, float64, error) {
+	var times []float64
+	var allocs float64
+	err := withStep(m, kind, batch, func(forward, update func() error) error {
+		step := func() error {
+			if err := forward(); err != nil || update == nil {
+				return err
+			}
+			return update()
+		}
+		for i := 0; i < warmup; i++ {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		times = make([]float64, steps)
+		for i := range times {
+			t0 := time.Now()
+			if err := step(); err != nil {
+				return err
+			}
+			times[i] = time.Since(t0).Seconds()
+		}
+		runtime.ReadMemStats(&after)
+		allocs = float64(after.TotalAlloc-before.TotalAlloc) / float64(steps)
+		return nil
+	})
+	return times, allocs, err
 }
 
 func median(sorted []float64) float64 {

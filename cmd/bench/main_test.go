@@ -47,3 +47,36 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestOps: -ops adds one line per op class after a measurement; the
+// classes of a ResNet-20 training step are all there, and they, the SGD
+// update and the rest add up to the total.
+func TestOps(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := []string{"-models", "resnet20", "-infer", "", "-batch", "2", "-steps", "2", "-warmup", "1", "-threads", "2", "-ops"}
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	ms := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r opRecord
+		if err := json.Unmarshal([]byte(line), &r); err == nil && r.Op != "" {
+			ms[r.Op] = r.Ms
+		}
+	}
+	sum := 0.0
+	for op, v := range ms {
+		if op != "total" {
+			sum += v
+		}
+	}
+	for _, op := range []string{"conv 3x3 forward", "conv 3x3 input gradient", "conv 3x3 weight gradient", "batch norm forward",
+		"batch norm backward", "relu (and residual add) forward", "loss forward", "sgd update", "framework and the rest", "total"} {
+		if _, ok := ms[op]; !ok {
+			t.Errorf("no %q line in\n%s", op, out.String())
+		}
+	}
+	if d := sum - ms["total"]; d > 1e-6*ms["total"] || d < -1e-6*ms["total"] || ms["conv 3x3 forward"] <= 0 {
+		t.Errorf("the classes add up to %v ms, the total is %v", sum, ms["total"])
+	}
+}
