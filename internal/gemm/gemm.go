@@ -253,10 +253,14 @@ func (g *args) runOuter(ws *workspace) {
 					nw := min(nr, g.n-j0)
 					for i0 := ic; i0 < ic+mcur; i0 += mr {
 						mw := min(mr, g.m-i0)
+						kernel, kr := im.outer, mr // the kernel and the rows it computes
+						if e := im.edge[mw]; mw < mr && e != nil {
+							kernel, kr = e, mw
+						}
 						var ap *float32
 						var aRow, aK int
 						switch {
-						case mw < mr:
+						case mw < kr:
 							// Partial panel: zero-pad it so the kernel never reads past A.
 							if jp == 0 || !ws.edgeAValid {
 								packA(ws.packA, mr, g.transA, g.a, g.lda, i0, mw, pc, kc)
@@ -268,11 +272,11 @@ func (g *args) runOuter(ws *workspace) {
 						default:
 							ap, aRow, aK = &g.a[i0*g.lda+pc], g.lda, 1
 						}
-						if nw == nr && mw == mr {
-							im.outer(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], &g.c[i0*g.ldc+j0], g.ldc, g.alpha, beta)
+						if nw == nr && mw == kr {
+							kernel(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], &g.c[i0*g.ldc+j0], g.ldc, g.alpha, beta)
 							continue
 						}
-						im.outer(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], &ws.tile[0], nr, g.alpha, 0)
+						kernel(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], &ws.tile[0], nr, g.alpha, 0)
 						mergeTile(ws.tile, nr, g.c[i0*g.ldc+j0:], g.ldc, mw, nw, beta)
 					}
 				}

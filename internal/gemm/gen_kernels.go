@@ -409,6 +409,10 @@ func main() {
 	outerKernel("kernel8x32AVX512", "Z", 16, 8, 2, []int{16, 17, 18, 19, 20, 21, 22, 23}, []int{30, 31}, 28, 29)
 	// AVX2: 6 rows x 16 columns = 12 ymm accumulators, 2 for B, 2 for A.
 	outerKernel("kernel6x16AVX2", "Y", 8, 6, 2, []int{14, 15}, []int{12, 13}, 14, 15)
+	// The last 4 or 2 rows of a panel of A (16, 32 and 64 rows leave 4, 2
+	// and 4 after the 6-row panels): fewer rows, the same columns.
+	outerKernel("kernel4x16AVX2", "Y", 8, 4, 2, []int{14, 15}, []int{12, 13}, 14, 15)
+	outerKernel("kernel2x16AVX2", "Y", 8, 2, 2, []int{14, 15}, []int{12, 13}, 14, 15)
 	dotKernel("dot4x6AVX512")
 	packKernel("pack32AVX512", "Z", 16, 2)
 	transposeKernel("packT32AVX512")
