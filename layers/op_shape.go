@@ -40,31 +40,35 @@ func shortcutAOp(cout, stride int) *planeOp {
 }
 
 // subsamplePad copies x (N,C,H,W) into the strided, channel-padded y, or with
-// backward set, gathers y's gradient back into x (zeros elsewhere).
+// backward set, gathers y's gradient back into x (zeros elsewhere). Images
+// are split over the workers.
 func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout, stride int, backward bool) {
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	ho, wo := ceilDiv(h, stride), ceilDiv(w, stride)
 	pad := (cout - c) / 2
-	if backward {
-		clear(x)
-	} else {
-		clear(y)
-	}
-	for i := 0; i < n; i++ {
-		for ci := 0; ci < c; ci++ {
-			xp := x[(i*c+ci)*h*w:][:h*w]
-			yp := y[(i*cout+pad+ci)*ho*wo:][:ho*wo]
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					if backward {
-						xp[stride*(oy*w+ox)] = yp[oy*wo+ox]
-					} else {
-						yp[oy*wo+ox] = xp[stride*(oy*w+ox)]
+	parallel(n, func(_, lo, hi int) {
+		if backward {
+			clear(x[lo*c*h*w : hi*c*h*w])
+		} else {
+			clear(y[lo*cout*ho*wo : hi*cout*ho*wo])
+		}
+		for i := lo; i < hi; i++ {
+			for ci := 0; ci < c; ci++ {
+				xp := x[(i*c+ci)*h*w:][:h*w]
+				yp := y[(i*cout+pad+ci)*ho*wo:][:ho*wo]
+				for oy := 0; oy < ho; oy++ {
+					xr, yr := xp[stride*oy*w:], yp[oy*wo:(oy+1)*wo]
+					for ox := range yr {
+						if backward {
+							xr[stride*ox] = yr[ox]
+						} else {
+							yr[ox] = xr[stride*ox]
+						}
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -96,21 +100,25 @@ func globalAvgPoolOp() *planeOp {
 }
 
 func avgPlanes[T float](x []T, hw int, y []T) {
-	for p := range y {
-		var sum T
-		for _, v := range x[p*hw : (p+1)*hw] {
-			sum += v
+	parallel(len(y), func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			var sum T
+			for _, v := range x[p*hw : (p+1)*hw] {
+				sum += v
+			}
+			y[p] = sum / T(hw)
 		}
-		y[p] = sum / T(hw)
-	}
+	})
 }
 
 func spreadPlanes[T float](dy []T, hw int, dx []T) {
-	for p, g := range dy {
-		g /= T(hw)
-		plane := dx[p*hw : (p+1)*hw]
-		for j := range plane {
-			plane[j] = g
+	parallel(len(dy), func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			g := dy[p] / T(hw)
+			plane := dx[p*hw : (p+1)*hw]
+			for j := range plane {
+				plane[j] = g
+			}
 		}
-	}
+	})
 }
