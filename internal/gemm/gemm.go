@@ -254,8 +254,8 @@ func (g *args) runOuter(ws *workspace) {
 					for i0 := ic; i0 < ic+mcur; i0 += mr {
 						mw := min(mr, g.m-i0)
 						kernel, kr := im.outer, mr // the kernel and the rows it computes
-						if e := im.edge[mw]; mw < mr && e != nil {
-							kernel, kr = e, mw
+						if mw < mr && im.edge[mw] != nil {
+							kernel, kr = im.edge[mw], mw
 						}
 						var ap *float32
 						var aRow, aK int

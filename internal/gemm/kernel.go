@@ -27,8 +27,9 @@ type impl struct {
 	outer  outerKernelFunc
 	dot    dotKernelFunc // nil: A*B^T goes through the packing path
 	// edge[r] is an r x nr kernel for the last r < mr rows of A; where it
-	// has none, those rows are zero-padded to a full panel.
-	edge map[int]outerKernelFunc
+	// has none, those rows are zero-padded to a full panel. (An array, not
+	// a map: it is read for every tile.)
+	edge [maxMR]outerKernelFunc
 	// pack copies k rows of nr floats from src (row stride ld) to dst; nil: use copy.
 	pack func(k int, src *float32, ld int, dst *float32)
 	// packT16 transposes 16 rows of B^T, 16*blocks columns, into a panel of

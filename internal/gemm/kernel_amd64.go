@@ -37,7 +37,7 @@ var (
 	avx512Impl = &impl{name: "avx512", mr: 8, nr: 32, outer: kernel8x32AVX512, dot: dot4x6AVX512, pack: pack32AVX512, packT16: packT32AVX512,
 		usable: cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasFMA}
 	avx2Impl = &impl{name: "avx2", mr: 6, nr: 16, outer: kernel6x16AVX2, pack: pack16AVX2, packT16: packT16AVX2,
-		edge:   map[int]outerKernelFunc{4: kernel4x16AVX2, 2: kernel2x16AVX2},
+		edge:   [maxMR]outerKernelFunc{4: kernel4x16AVX2, 2: kernel2x16AVX2},
 		usable: cpu.X86.HasAVX2 && cpu.X86.HasFMA}
 )
 
