@@ -82,7 +82,8 @@ var evalCmd = &command{
 	name: "eval", short: "report the test loss and error of a weights file",
 	long: `Eval measures the CIFAR-10 test loss and error of a CIFAR model's weights
 (a run's weights.safetensors, or weights converted from PyTorch), with batch
-norm in evaluation mode and the normalization recorded in the file (else -norm).`,
+norm in evaluation mode and the normalization recorded in the file; only for
+a file that records none does -norm choose (statistics of the training set).`,
 	example: `train eval -weights runs/resnet20-20261127-081500/weights.safetensors
 train eval -weights resnet20.safetensors -eval-limit 1000 -data cifar-10-binary.tar.gz`,
 	setup: setupEval,
@@ -147,7 +148,12 @@ var predictCmd = &command{
 	long: `Predict classifies PNG and JPEG images with the weights of any zoo model:
 CIFAR models take 32x32 images normalized as recorded in the weights file,
 ImageNet models get torchvision's evaluation transform. It prints the five
-most probable classes of each image, or with -json one JSON object per image.`,
+most probable classes of each image, or with -json one JSON object per image.
+The normalization is the one the weights file records; only for a file that
+records none does -norm choose: for a CIFAR model the statistics of the
+CIFAR-10 training set (read from -data), for an ImageNet model per-channel,
+ImageNet's mean and std. Images are checked from their headers before they
+are decoded: PNG or JPEG, at most -max-pixels.`,
 	example: `train predict -weights resnet50.safetensors cat.jpg dog.png
 train predict -weights runs/resnet20-20261127-081500/weights.safetensors -json plane.png`,
 	setup: setupPredict,
