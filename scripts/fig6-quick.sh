@@ -14,7 +14,10 @@
 # fig6-grid-quick preset) into results/fig6-grid-quick/: about 6.5 hours a
 # seed at the speed of 2026-12-04.
 # SCRATCH (default a new temporary directory) keeps the full run
-# directories. CIFAR10_DATA, the variable cmd/train reads, must name the
+# directories; run the script again with the same SCRATCH to continue an
+# interrupted seed (a session's end): our sweep resumes from its
+# checkpoints, the twin's keeps its finished runs and redoes the
+# unfinished one. CIFAR10_DATA, the variable cmd/train reads, must name the
 # CIFAR-10 data (cifar-10-binary.tar.gz or the extracted cifar-10-batches-bin
 # directory): both trainers are given that path. One seed takes about 2.5
 # hours on the 2-core machine, 1.3 hours with -zero-init-residual.

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tarfile
 import time
@@ -751,14 +752,29 @@ def main(argv=None):
             runs = keep(runs, a.models.split(','), a.sweep)
         runs = [apply(c) for c in runs]
         d = a.out or os.path.join('runs', 'twin-%s-%s' % (a.sweep, stamp))
-        refuse_nonempty(d, 'sweep')
+        sweep = dict(preset=a.sweep, runs=runs)
+        # The same sweep again continues it, as experiment.RunSweep does, a
+        # run at a time: finished runs are kept, an unfinished one is made
+        # again from its start (the twin writes no checkpoints).
+        recorded = os.path.join(d, 'sweep.json')
+        if os.path.exists(recorded):
+            with open(recorded) as f:
+                if json.load(f) != json.loads(json.dumps(sweep)):
+                    raise SystemExit('sweep directory %s holds another sweep; choose another --out' % d)
+        else:
+            refuse_nonempty(d, 'sweep')
         ds = load_cifar10(a.data)
         ds = (ds[0], ds[1], 'test')
         os.makedirs(d, exist_ok=True)
-        write_json(os.path.join(d, 'sweep.json'), dict(preset=a.sweep, runs=runs))
+        write_json(recorded, sweep)
         results = []
         for i, c in enumerate(runs):
             rd = os.path.join(d, c['model'])
+            if os.path.exists(os.path.join(rd, 'result.json')):
+                with open(os.path.join(rd, 'result.json')) as f:
+                    results.append(json.load(f))
+                continue
+            shutil.rmtree(rd, ignore_errors=True)
             log('sweep %s: run %d/%d, %s, in %s' % (a.sweep, i + 1, len(runs), c['model'], rd))
             results.append(run(c, ds, rd, a.data_rng, log))
         summarize(d, a.sweep, results)
