@@ -1,23 +1,25 @@
 package layers
 
+import gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
+
 // Stride-1 "same" convolutions (3x3 with padding 1, the bulk of a ResNet's
 // work) run without im2col. Images are zero-padded into planes of width
 // Wp = W+2p, and a chunk of images is laid out channel by channel, each
 // channel's planes one after another. In that layout the input pixels under
-// kernel tap (ki, kj) for every output pixel of the chunk form one
-// contiguous run starting at ki*Wp+kj. The padded chunk is copied kw times,
-// shifted by 0..kw-1 columns, so that for each kernel row ki the products
-// over all (channel, kj) are one matrix product with K = kw*Cin over rows
-// ki*Wp apart: kh products per chunk, accumulated into an output in the same
-// padded layout (its border columns are discarded). The input gradient is
-// the same over a shifted, padded dy with the kernel flipped; the weight
-// gradient is, per kernel row, dy times the shifted input transposed: long
-// dot products over the whole chunk. This moves kh times less data than
-// im2col and col2im.
+// kernel tap (ci, ki, kj) for every output pixel of the chunk form one
+// contiguous run starting at ci*row + ki*Wp + kj, so the convolution of the
+// chunk is one matrix product, weights (Cout, Cin*kh*kw) times a matrix
+// whose rows are those runs, read in place by the gemm package's row-offset
+// kernels: no im2col and no shifted copies. The product's output is in the
+// same padded layout (its border columns are discarded). The input gradient
+// is the same product over padded dy with the kernel flipped. The weight
+// gradient is, per kernel row, dy times column-shifted copies of the input
+// transposed: long dot products over the whole chunk.
 
 // chunkImages is the most images one product covers: enough to make the
 // products long for small late-stage images. chunkBytes bounds a worker's
-// shifted copies so that they stay in L2.
+// padded chunk (and, for the weight gradient, its shifted copies) so that
+// they stay in L2.
 const (
 	chunkImages = 8
 	chunkBytes  = 512 << 10
@@ -38,18 +40,33 @@ type shiftedLayout struct {
 	h, w   int
 }
 
-// layoutOf lays out chunks of images with channels input channels.
-func layoutOf(g *convGeom, h, w, channels int) shiftedLayout {
+// layoutOf lays out chunks of images with channels input channels, each
+// chunk held copies times over.
+func layoutOf(g *convGeom, h, w, channels, copies int) shiftedLayout {
 	p := g.ph
 	wp := w + 2*p
 	plane := (h + 2*p) * wp
-	chunk := max(1, min(chunkImages, chunkBytes/(4*g.kw*channels*plane)))
+	chunk := max(1, min(chunkImages, chunkBytes/(4*copies*channels*plane)))
 	return shiftedLayout{p: p, wp: wp, plane: plane, chunk: chunk, row: chunk*plane + 2*p*wp + 2*p, kh: g.kh, kw: g.kw, h: h, w: w}
 }
 
 // span is the number of positions the products cover for a chunk of n
 // images: up to the last image's last output row.
 func (l *shiftedLayout) span(n int) int { return (n-1)*l.plane + l.h*l.wp }
+
+// taps returns the offsets in a padded chunk of c channels of the runs under
+// each kernel tap (ci, ki, kj), in the order of a weight matrix's columns.
+func (l *shiftedLayout) taps(ws *workspace, c int) []int {
+	taps := scratch[int](ws, slotTaps, c*l.kh*l.kw)
+	for ci := 0; ci < c; ci++ {
+		for ki := 0; ki < l.kh; ki++ {
+			for kj := 0; kj < l.kw; kj++ {
+				taps[(ci*l.kh+ki)*l.kw+kj] = ci*l.row + ki*l.wp + kj
+			}
+		}
+	}
+	return taps
+}
 
 // shift makes the kw column-shifted copies of c padded rows: row (ci, s) of
 // dst is row ci of src moved left by s.
@@ -95,26 +112,15 @@ func (l *shiftedLayout) compact(dst, src []float32, n, c, ld int) {
 	}
 }
 
-// packRows reorders w (Cout,Cin,kh,kw) into kh matrices (Cout, Cin*kw), one
-// per kernel row, matching the shifted copies' rows (ci, kj).
-func packRows(dst, w []float32, cout, cin, kh, kw int) {
-	for co := 0; co < cout; co++ {
-		for ci := 0; ci < cin; ci++ {
-			for ki := 0; ki < kh; ki++ {
-				copy(dst[(ki*cout+co)*cin*kw+ci*kw:][:kw], w[((co*cin+ci)*kh+ki)*kw:][:kw])
-			}
-		}
-	}
-}
-
-// packRowsFlipped reorders w into kh matrices (Cin, Cout*kw) for the input
-// gradient: matrix r, column (co, s) holds w[co][ci][kh-1-r][kw-1-s].
-func packRowsFlipped(dst, w []float32, cout, cin, kh, kw int) {
+// packFlipped reorders w (Cout,Cin,kh,kw) into the input gradient's
+// weights (Cin, Cout*kh*kw): column (co, ki, kj) of row ci holds
+// w[co][ci][kh-1-ki][kw-1-kj].
+func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 	for co := 0; co < cout; co++ {
 		for ci := 0; ci < cin; ci++ {
 			for ki := 0; ki < kh; ki++ {
 				for kj := 0; kj < kw; kj++ {
-					dst[((kh-1-ki)*cin+ci)*cout*kw+co*kw+kw-1-kj] = w[((co*cin+ci)*kh+ki)*kw+kj]
+					dst[(ci*cout+co)*kh*kw+(kh-1-ki)*kw+kw-1-kj] = w[((co*cin+ci)*kh+ki)*kw+kj]
 				}
 			}
 		}
@@ -132,11 +138,12 @@ func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) {
 	})
 }
 
-// Scratch slots of the shifted path: the packed weights, then per worker
-// a fixed number of buffers.
+// Scratch slots of the shifted path: the tap offsets, the reordered
+// weights, then per worker a fixed number of buffers.
 const (
 	slotTaps     = 0
-	slotFirst    = 1
+	slotWeights  = 1
+	slotFirst    = 2
 	slotsPerWork = 4
 )
 
@@ -155,48 +162,34 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 }
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
-	l := layoutOf(&op.geom, d.h, d.w, d.c)
-	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.co*d.c*l.kw)
-	packRows(rows, w, d.co, d.c, l.kh, l.kw)
-	shiftedProducts(&op.ws, &l, d.n, d.c, d.co, rows, x, out)
+	l := layoutOf(&op.geom, d.h, d.w, d.c, 1)
+	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out)
 }
 
-// shiftedBackwardInput computes dx: per kernel row, the flipped weights
-// times dy padded, shifted and offset by that row.
+// shiftedBackwardInput computes dx: the flipped weights times padded dy.
 func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co)
-	rows := scratch[float32](&op.ws, slotTaps, l.kh*d.c*d.co*l.kw)
-	packRowsFlipped(rows, w, d.co, d.c, l.kh, l.kw)
-	shiftedProducts(&op.ws, &l, d.n, d.co, d.c, rows, dy, dx)
+	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co, 1)
+	flipped := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
+	packFlipped(flipped, w, d.co, d.c, l.kh, l.kw)
+	shiftedProduct(&op.ws, &l, d.n, d.co, d.c, flipped, dy, dx)
 }
 
-// shiftedProducts maps images of cin channels (src, NCHW) to images of cout
-// channels (dst): per chunk, pad and shift the inputs, then add up the kh
-// products rows[r] (cout, cin*kw) x (shifted inputs offset by kernel row r).
-func shiftedProducts(ws *workspace, l *shiftedLayout, images, cin, cout int, rows, src, dst []float32) {
-	k := cin * l.kw
+// shiftedProduct maps images of cin channels (src, NCHW) to images of cout
+// channels (dst): per chunk, pad the inputs and multiply weights (cout,
+// cin*kh*kw) by the runs under every tap.
+func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weights, src, dst []float32) {
+	k := cin * l.kh * l.kw
+	taps := l.taps(ws, cin)
 	ld := l.span(l.chunk)
 	inSize, outSize := cin*l.h*l.w, cout*l.h*l.w
-	workerSlots(ws, cin*l.row, k*l.row, cout*ld)
+	workerSlots(ws, cin*l.row, cout*ld)
 	l.chunks(images, func(worker, first, n int) {
 		padded := workerSlot(ws, worker, 0, cin*l.row)
-		shifted := workerSlot(ws, worker, 1, k*l.row)
-		runs := workerSlot(ws, worker, 2, cout*ld)
+		runs := workerSlot(ws, worker, 1, cout*ld)
 		l.pad(padded, src[first*inSize:], n, cin)
-		l.shift(shifted, padded, cin)
-		for r := 0; r < l.kh; r++ {
-			gemm(false, false, cout, l.span(n), k, rows[r*cout*k:], k, shifted[r*l.wp:], l.row, betaFor(r), runs, ld)
-		}
+		gemm32.SgemmRowsSerial(cout, l.span(n), k, 1, weights, k, padded, taps, 0, runs, ld)
 		l.compact(dst[first*outSize:], runs, n, cout, ld)
 	})
-}
-
-// betaFor is 0 for the first product (overwrite) and 1 after (accumulate).
-func betaFor(i int) float32 {
-	if i == 0 {
-		return 0
-	}
-	return 1
 }
 
 // shiftedBackwardWeight computes dW: per kernel row ki, dW_ki (Cout, Cin*kw)
@@ -204,7 +197,7 @@ func betaFor(i int) float32 {
 // chunks, then over workers. Cin*kw is a multiple of the dot kernel's width
 // 6 for 3x3 kernels, so every column takes the dot-product kernel.
 func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, d.c)
+	l := layoutOf(&op.fwd.geom, d.h, d.w, d.c, op.fwd.geom.kw)
 	k := d.c * l.kw
 	size := l.kh * d.co * k
 	workerSlots(&op.ws, d.c*l.row, k*l.row, d.co*l.row, size)

@@ -74,7 +74,7 @@ type workspace struct {
 }
 
 // scratch returns slot's buffer with room for n elements (contents undefined).
-func scratch[T float](w *workspace, slot, n int) []T {
+func scratch[T float | int](w *workspace, slot, n int) []T {
 	for len(w.bufs) <= slot {
 		w.bufs = append(w.bufs, nil)
 	}

@@ -13,7 +13,9 @@
 // transposed (16x16 AVX-512 transposes) and at a partial panel. For A*B^T
 // with a long K (the weight gradient) a second AVX-512 kernel takes dot
 // products along the contiguous K of both operands, so B^T is not
-// transposed at all. Sgemm splits C into column (or row) blocks for a pool
+// transposed at all. SgemmRowsSerial takes B as rows at arbitrary offsets
+// (an indirect GEMM): twins of the outer kernels load each row's offset, so
+// a convolution multiplies by a padded image in place. Sgemm splits C into column (or row) blocks for a pool
 // of worker goroutines that spin briefly before parking, since calls are short.
 package gemm
 
@@ -84,6 +86,42 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	sgemm(active, 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmRowsSerial computes C = alpha*A*B + beta*C on the calling goroutine
+// for a B given by its rows: row p of B (k x n) is the n elements from
+// b[rows[p]]. Rows need not be evenly spaced, ordered or disjoint, so a
+// convolution can multiply by a zero-padded image in place, row p of B
+// being the image shifted by one kernel tap, where im2col would copy it
+// once per tap. A is m x k with row stride lda, C is m x n with row stride
+// ldc; beta == 0 means C is only written. It panics if a stride is too
+// small, a row of B runs past b or a slice is too short.
+func SgemmRowsSerial(m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+	sgemmRows(active, m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
+}
+
+func sgemmRows(im *impl, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+	checkMatrix("A", false, m, k, a, lda)
+	checkMatrix("C", false, m, n, c, ldc)
+	if len(rows) < k {
+		panic(fmt.Sprintf("gemm: len(rows) = %d < k = %d", len(rows), k))
+	}
+	for p, r := range rows[:k] {
+		if r < 0 || n > 0 && r+n > len(b) {
+			panic(fmt.Sprintf("gemm: row %d of B, b[%d:%d], is outside len(b) = %d", p, r, r+n, len(b)))
+		}
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	g := args{im: im, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, rows: rows, c: c, lda: lda, ldc: ldc}
+	ws := getWorkspace()
+	g.run(ws)
+	putWorkspace(ws)
+}
+
 // args holds one multiply; sub-multiplies for the parallel split are args too.
 type args struct {
 	im             *impl
@@ -92,6 +130,7 @@ type args struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	rows           []int // B's row offsets in b (SgemmRowsSerial); nil: rows ldb apart
 }
 
 func sgemm(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -215,6 +254,7 @@ func (g *args) runOuter(ws *workspace) {
 	// (often a multiple of 4 KiB, so they collide in L1); once a B panel is
 	// reused by many row panels, a contiguous copy is faster.
 	packAllB := g.m >= packBMinRowPanels*mr
+	rowsInPlace := g.rows != nil && im.rows != nil && !packAllB
 	ws.edgeAValid = false
 	for jc := 0; jc < g.n; jc += ncBlock {
 		nc := min(ncBlock, g.n-jc)
@@ -229,13 +269,21 @@ func (g *args) runOuter(ws *workspace) {
 			for jp := 0; jp < nPanels; jp++ {
 				j0 := jc + jp*nr
 				nw := min(nr, g.n-j0)
-				if !g.transB && nw == nr && !packAllB {
+				ws.bRows[jp] = nil
+				switch {
+				case rowsInPlace && nw == nr:
+					ws.bPanel[jp] = &g.b[j0]
+					ws.bRows[jp] = &g.rows[pc]
+					continue
+				case g.rows == nil && !g.transB && nw == nr && !packAllB:
 					ws.bPanel[jp] = &g.b[pc*g.ldb+j0]
 					ws.bStride[jp] = g.ldb
 					continue
 				}
 				dst := ws.packB[jp*nr*kc : (jp+1)*nr*kc]
 				switch {
+				case g.rows != nil:
+					packRows(dst, nr, g.b, g.rows[pc:pc+kc], j0, nw)
 				case !g.transB && nw == nr && im.pack != nil:
 					im.pack(kc, &g.b[pc*g.ldb+j0], g.ldb, &dst[0])
 				case g.transB && nw == nr && im.packT16 != nil && kc >= 16:
@@ -253,9 +301,10 @@ func (g *args) runOuter(ws *workspace) {
 					nw := min(nr, g.n-j0)
 					for i0 := ic; i0 < ic+mcur; i0 += mr {
 						mw := min(mr, g.m-i0)
-						kernel, kr := im.outer, mr // the kernel and the rows it computes
+						// The kernels and the rows they compute.
+						kernel, rowsKernel, kr := im.outer, im.rows, mr
 						if mw < mr && im.edge[mw] != nil {
-							kernel, kr = im.edge[mw], mw
+							kernel, rowsKernel, kr = im.edge[mw], im.edgeRows[mw], mw
 						}
 						var ap *float32
 						var aRow, aK int
@@ -272,12 +321,19 @@ func (g *args) runOuter(ws *workspace) {
 						default:
 							ap, aRow, aK = &g.a[i0*g.lda+pc], g.lda, 1
 						}
-						if nw == nr && mw == kr {
-							kernel(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], &g.c[i0*g.ldc+j0], g.ldc, g.alpha, beta)
-							continue
+						c, ldc, cBeta := &g.c[i0*g.ldc+j0], g.ldc, beta
+						partial := nw < nr || mw < kr
+						if partial {
+							c, ldc, cBeta = &ws.tile[0], nr, 0
 						}
-						kernel(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], &ws.tile[0], nr, g.alpha, 0)
-						mergeTile(ws.tile, nr, g.c[i0*g.ldc+j0:], g.ldc, mw, nw, beta)
+						if rows := ws.bRows[jp]; rows != nil {
+							rowsKernel(kc, ap, aRow, aK, ws.bPanel[jp], rows, c, ldc, g.alpha, cBeta)
+						} else {
+							kernel(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], c, ldc, g.alpha, cBeta)
+						}
+						if partial {
+							mergeTile(ws.tile, nr, g.c[i0*g.ldc+j0:], g.ldc, mw, nw, beta)
+						}
 					}
 				}
 				ws.edgeAValid = false
@@ -322,6 +378,16 @@ func packB(dst []float32, nr int, trans bool, b []float32, ldb, pc, kc, j0, nw i
 		for p, v := range src {
 			dst[p*nr+j] = v
 		}
+	}
+}
+
+// packRows gathers columns j0..j0+nw-1 of the B rows at offsets rows in b
+// into dst as len(rows) rows of nr values, zero-padding columns nw..nr-1.
+func packRows(dst []float32, nr int, b []float32, rows []int, j0, nw int) {
+	for p, r := range rows {
+		row := dst[p*nr : (p+1)*nr]
+		copy(row, b[r+j0:r+j0+nw])
+		clear(row[nw:])
 	}
 }
 

@@ -10,6 +10,10 @@ import "unsafe"
 // unpacked whether it is stored transposed or not.
 type outerKernelFunc func(k int, a *float32, aRowStride, aKStride int, b *float32, bKStride int, c *float32, ldc int, alpha, beta float32)
 
+// rowsKernelFunc is an outerKernelFunc whose B rows are not a stride apart:
+// element (p, j) of B is at b[rows[p] + j].
+type rowsKernelFunc func(k int, a *float32, aRowStride, aKStride int, b *float32, rows *int, c *float32, ldc int, alpha, beta float32)
+
 // dotKernelFunc computes the 4x6 tile C[i][j] = alpha*sum_p A[i][p]*B[j][p] + beta*C[i][j],
 // with rows of A and B contiguous in p (the A*B^T case).
 type dotKernelFunc func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
@@ -30,6 +34,10 @@ type impl struct {
 	// has none, those rows are zero-padded to a full panel. (An array, not
 	// a map: it is read for every tile.)
 	edge [maxMR]outerKernelFunc
+	// rows and edgeRows are outer and edge reading B through row offsets
+	// (SgemmRowsSerial); nil: those B panels are gathered into packed ones.
+	rows     rowsKernelFunc
+	edgeRows [maxMR]rowsKernelFunc
 	// pack copies k rows of nr floats from src (row stride ld) to dst; nil: use copy.
 	pack func(k int, src *float32, ld int, dst *float32)
 	// packT16 transposes 16 rows of B^T, 16*blocks columns, into a panel of
@@ -98,6 +106,11 @@ func init() {
 	for _, im := range impls {
 		if im.mr > maxMR || im.nr > maxNR || im.nr < 2 {
 			panic("gemm: kernel tile " + im.name + " does not fit the workspace")
+		}
+		for r, edge := range im.edge {
+			if im.rows != nil && (edge == nil) != (im.edgeRows[r] == nil) {
+				panic("gemm: " + im.name + " has an edge kernel without its rows twin")
+			}
 		}
 	}
 }

@@ -14,7 +14,8 @@ type workspace struct {
 	edgeAValid bool       // packA holds the edge panel of the current (K, M) block
 	packB      []float32  // kcBlock x ncBlock: the B panels that are packed
 	bPanel     []*float32 // per panel of the current B block: where it starts ...
-	bStride    []int      // ... and its row stride
+	bStride    []int      // ... and its row stride, or
+	bRows      []*int     // its row offsets (non-nil: read by the rows kernels)
 	tile       []float32  // MR x NR result of a partial C tile
 }
 
@@ -32,6 +33,7 @@ func newWorkspace() *workspace {
 		packB:   make([]float32, (ncBlock+maxNR)*kcBlock),
 		bPanel:  make([]*float32, panels),
 		bStride: make([]int, panels),
+		bRows:   make([]*int, panels),
 		tile:    make([]float32, maxMR*maxNR),
 	}
 }
@@ -51,6 +53,7 @@ func getWorkspace() *workspace {
 
 func putWorkspace(ws *workspace) {
 	clear(ws.bPanel) // do not keep callers' matrices alive
+	clear(ws.bRows)
 	select {
 	case freeWorkspaces <- ws:
 	default:
