@@ -15,8 +15,9 @@
 // products along the contiguous K of both operands, so B^T is not
 // transposed at all. SgemmRowsSerial takes B as rows at arbitrary offsets
 // (an indirect GEMM): twins of the outer kernels load each row's offset, so
-// a convolution multiplies by a padded image in place. Sgemm splits C into column (or row) blocks for a pool
-// of worker goroutines that spin briefly before parking, since calls are short.
+// a convolution multiplies by a padded image in place. Sgemm splits C into
+// column (or row) blocks for a pool of worker goroutines that spin briefly
+// before parking, since calls are short.
 package gemm
 
 import (
