@@ -4,25 +4,28 @@ import gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
 
 // Stride-1 "same" convolutions (3x3 with padding 1, the bulk of a ResNet's
 // work) run without im2col. Images are zero-padded into planes of width
-// Wp = W+2p, and a chunk of images is laid out channel by channel, each
-// channel's planes one after another. In that layout the input pixels under
+// Wp = W+p and height H+p: p zero columns before each row and p zero rows
+// before each image, which also serve as the right padding of the row
+// before and the bottom padding of the image before, so that little of the
+// product is spent on border positions. A chunk of images is laid out
+// channel by channel, each channel's planes one after another (p zero rows
+// and columns after the last). In that layout the input pixels under
 // kernel tap (ci, ki, kj) for every output pixel of the chunk form one
 // contiguous run starting at ci*row + ki*Wp + kj, so the convolution of the
 // chunk is one matrix product, weights (Cout, Cin*kh*kw) times a matrix
 // whose rows are those runs, read in place by the gemm package's row-offset
 // kernels: no im2col and no shifted copies. The product's output is in the
 // same padded layout (its border columns are discarded). The input gradient
-// is the same product over padded dy with the kernel flipped. The weight
-// gradient is, per kernel row, dy times column-shifted copies of the input
-// transposed: long dot products over the whole chunk.
+// is the same product over padded dy with the kernel flipped; the weight
+// gradient is padded dy times the runs transposed: long dot products over
+// the whole chunk.
 
 // chunkImages is the most images one product covers: enough to make the
 // products long for small late-stage images. chunkBytes bounds a worker's
-// padded chunk (and, for the weight gradient, its shifted copies) so that
-// they stay in L2.
+// padded chunk so that it stays in L2.
 const (
 	chunkImages = 8
-	chunkBytes  = 512 << 10
+	chunkBytes  = 256 << 10
 )
 
 // shifted reports whether the convolution takes the shifted-products path.
@@ -32,21 +35,20 @@ func (g *convGeom) shifted() bool {
 
 // shiftedLayout is the padded geometry of one convolution's chunks.
 type shiftedLayout struct {
-	p, wp  int // padding and padded row width
-	plane  int // (H+2p)*Wp: one padded image plane
+	p, wp  int // padding and padded row width W+p
+	plane  int // (H+p)*Wp: one padded image plane
 	chunk  int // images per chunk
 	row    int // one channel of a chunk: chunk planes plus a tail for the farthest tap
 	kh, kw int
 	h, w   int
 }
 
-// layoutOf lays out chunks of images with channels input channels, each
-// chunk held copies times over.
-func layoutOf(g *convGeom, h, w, channels, copies int) shiftedLayout {
+// layoutOf lays out chunks of images of up to the given channels.
+func layoutOf(g *convGeom, h, w, channels int) shiftedLayout {
 	p := g.ph
-	wp := w + 2*p
-	plane := (h + 2*p) * wp
-	chunk := max(1, min(chunkImages, chunkBytes/(4*copies*channels*plane)))
+	wp := w + p
+	plane := (h + p) * wp
+	chunk := max(1, min(chunkImages, chunkBytes/(4*channels*plane)))
 	return shiftedLayout{p: p, wp: wp, plane: plane, chunk: chunk, row: chunk*plane + 2*p*wp + 2*p, kh: g.kh, kw: g.kw, h: h, w: w}
 }
 
@@ -66,19 +68,6 @@ func (l *shiftedLayout) taps(ws *workspace, c int) []int {
 		}
 	}
 	return taps
-}
-
-// shift makes the kw column-shifted copies of c padded rows: row (ci, s) of
-// dst is row ci of src moved left by s.
-func (l *shiftedLayout) shift(dst, src []float32, c int) {
-	for ci := 0; ci < c; ci++ {
-		from := src[ci*l.row : (ci+1)*l.row]
-		for s := 0; s < l.kw; s++ {
-			to := dst[(ci*l.kw+s)*l.row : (ci*l.kw+s+1)*l.row]
-			copy(to, from[s:])
-			zero(to[l.row-s:])
-		}
-	}
 }
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
@@ -162,13 +151,13 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 }
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
-	l := layoutOf(&op.geom, d.h, d.w, d.c, 1)
+	l := layoutOf(&op.geom, d.h, d.w, max(d.c, d.co))
 	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out)
 }
 
 // shiftedBackwardInput computes dx: the flipped weights times padded dy.
 func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, d.co, 1)
+	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
 	flipped := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
 	packFlipped(flipped, w, d.co, d.c, l.kh, l.kw)
 	shiftedProduct(&op.ws, &l, d.n, d.co, d.c, flipped, dy, dx)
@@ -187,50 +176,38 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 		padded := workerSlot(ws, worker, 0, cin*l.row)
 		runs := workerSlot(ws, worker, 1, cout*ld)
 		l.pad(padded, src[first*inSize:], n, cin)
-		gemm32.SgemmRowsSerial(cout, l.span(n), k, 1, weights, k, padded, taps, 0, runs, ld)
+		gemm32.SgemmRowsSerial(false, cout, l.span(n), k, 1, weights, k, padded, taps, 0, runs, ld)
 		l.compact(dst[first*outSize:], runs, n, cout, ld)
 	})
 }
 
-// shiftedBackwardWeight computes dW: per kernel row ki, dW_ki (Cout, Cin*kw)
-// += dy x (shifted input offset by the row)^T over each chunk, summed over
-// chunks, then over workers. Cin*kw is a multiple of the dot kernel's width
-// 6 for 3x3 kernels, so every column takes the dot-product kernel.
+// shiftedBackwardWeight computes dW (Cout, Cin*kh*kw): per chunk, dy in the
+// padded layout times the runs under every tap, transposed (long dot
+// products over the chunk), summed over chunks, then over workers.
 func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, d.c, op.fwd.geom.kw)
-	k := d.c * l.kw
-	size := l.kh * d.co * k
-	workerSlots(&op.ws, d.c*l.row, k*l.row, d.co*l.row, size)
+	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
+	k := d.c * l.kh * l.kw
+	taps := l.taps(&op.ws, d.c)
+	size := d.co * k
+	workerSlots(&op.ws, d.c*l.row, d.co*l.row, size)
 	for w := 0; w < workers(); w++ {
-		clear(workerSlot(&op.ws, w, 3, size))
+		clear(workerSlot(&op.ws, w, 2, size))
 	}
 	l.chunks(d.n, func(worker, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.row)
-		xs := workerSlot(&op.ws, worker, 1, k*l.row)
-		dypad := workerSlot(&op.ws, worker, 2, d.co*l.row)
-		part := workerSlot(&op.ws, worker, 3, size)
+		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
+		part := workerSlot(&op.ws, worker, 2, size)
 		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
-		l.shift(xs, xpad, d.c)
 		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
 		// dy in the chunk layout starts p rows and p columns into its
 		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]
-		for ki := 0; ki < l.kh; ki++ {
-			gemm(false, true, d.co, k, l.span(n), dyRuns, l.row, xs[ki*l.wp:], l.row, 1, part[ki*d.co*k:], k)
-		}
+		gemm32.SgemmRowsSerial(true, d.co, k, l.span(n), 1, dyRuns, l.row, xpad, taps, 1, part, k)
 	})
-	total := workerSlot(&op.ws, 0, 3, size)
+	copy(dw, workerSlot(&op.ws, 0, 2, size))
 	for wk := 1; wk < min(workers(), (d.n+l.chunk-1)/l.chunk); wk++ {
-		for j, v := range workerSlot(&op.ws, wk, 3, size) {
-			total[j] += v
-		}
-	}
-	// From (ki, Cout, Cin*kw) back to (Cout, Cin, kh, kw).
-	for ki := 0; ki < l.kh; ki++ {
-		for co := 0; co < d.co; co++ {
-			for ci := 0; ci < d.c; ci++ {
-				copy(dw[((co*d.c+ci)*l.kh+ki)*l.kw:][:l.kw], total[(ki*d.co+co)*k+ci*l.kw:][:l.kw])
-			}
+		for j, v := range workerSlot(&op.ws, wk, 2, size) {
+			dw[j] += v
 		}
 	}
 }

@@ -87,27 +87,32 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	sgemm(active, 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// SgemmRowsSerial computes C = alpha*A*B + beta*C on the calling goroutine
-// for a B given by its rows: row p of B (k x n) is the n elements from
-// b[rows[p]]. Rows need not be evenly spaced, ordered or disjoint, so a
-// convolution can multiply by a zero-padded image in place, row p of B
-// being the image shifted by one kernel tap, where im2col would copy it
-// once per tap. A is m x k with row stride lda, C is m x n with row stride
-// ldc; beta == 0 means C is only written. It panics if a stride is too
-// small, a row of B runs past b or a slice is too short.
-func SgemmRowsSerial(m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
-	sgemmRows(active, m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
+// SgemmRowsSerial computes C = alpha*A*op(B) + beta*C on the calling
+// goroutine for a B given by its rows: row i of B as stored is the
+// elements from b[rows[i]], k x n (n elements a row) or, with transB,
+// n x k (k elements a row, op(B) = B^T). Rows need not be evenly spaced,
+// ordered or disjoint, so a convolution can multiply by a zero-padded image
+// in place, each row being the image shifted by one kernel tap, where
+// im2col would copy it once per tap. A is m x k with row stride lda, C is
+// m x n with row stride ldc; beta == 0 means C is only written. It panics
+// if a stride is too small, a row of B runs past b or a slice is too short.
+func SgemmRowsSerial(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+	sgemmRows(active, transB, m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
 }
 
-func sgemmRows(im *impl, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+func sgemmRows(im *impl, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
 	checkMatrix("A", false, m, k, a, lda)
 	checkMatrix("C", false, m, n, c, ldc)
-	if len(rows) < k {
-		panic(fmt.Sprintf("gemm: len(rows) = %d < k = %d", len(rows), k))
+	count, length := k, n // rows of B as stored, and their length
+	if transB {
+		count, length = n, k
 	}
-	for p, r := range rows[:k] {
-		if r < 0 || n > 0 && r+n > len(b) {
-			panic(fmt.Sprintf("gemm: row %d of B, b[%d:%d], is outside len(b) = %d", p, r, r+n, len(b)))
+	if len(rows) < count {
+		panic(fmt.Sprintf("gemm: len(rows) = %d < %d", len(rows), count))
+	}
+	for i, r := range rows[:count] {
+		if r < 0 || length > 0 && r+length > len(b) {
+			panic(fmt.Sprintf("gemm: row %d of B, b[%d:%d], is outside len(b) = %d", i, r, r+length, len(b)))
 		}
 	}
 	if m == 0 || n == 0 {
@@ -117,7 +122,7 @@ func sgemmRows(im *impl, m, n, k int, alpha float32, a []float32, lda int, b []f
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	g := args{im: im, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, rows: rows, c: c, lda: lda, ldc: ldc}
+	g := args{im: im, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, rows: rows, c: c, lda: lda, ldc: ldc}
 	ws := getWorkspace()
 	g.run(ws)
 	putWorkspace(ws)
@@ -203,7 +208,7 @@ func (g *args) run(ws *workspace) {
 // M rows; the dot kernel's horizontal sums cost O(M*N) and are shared by the
 // K steps. Measured on Zen 4, the dot kernel wins from K >= 8*M.
 func (g *args) useDot() bool {
-	return g.im.dot != nil && !g.transA && g.transB && g.k >= max(dotMinK, 8*g.m) && g.m >= dotMR && g.n >= dotNR
+	return g.im.dot != nil && g.rows == nil && !g.transA && g.transB && g.k >= max(dotMinK, 8*g.m) && g.m >= dotMR && g.n >= dotNR
 }
 
 // dotMinK is the shortest K for the dot kernel: below it the horizontal sums
@@ -255,7 +260,7 @@ func (g *args) runOuter(ws *workspace) {
 	// (often a multiple of 4 KiB, so they collide in L1); once a B panel is
 	// reused by many row panels, a contiguous copy is faster.
 	packAllB := g.m >= packBMinRowPanels*mr
-	rowsInPlace := g.rows != nil && im.rows != nil && !packAllB
+	rowsInPlace := g.rows != nil && !g.transB && im.rows != nil && !packAllB
 	ws.edgeAValid = false
 	for jc := 0; jc < g.n; jc += ncBlock {
 		nc := min(ncBlock, g.n-jc)
@@ -283,8 +288,10 @@ func (g *args) runOuter(ws *workspace) {
 				}
 				dst := ws.packB[jp*nr*kc : (jp+1)*nr*kc]
 				switch {
+				case g.rows != nil && g.transB && nw == nr && im.packT16Rows != nil && kc >= 16:
+					packRowsTransposed(im, dst, nr, g.b, g.rows[j0:j0+nr], pc, kc)
 				case g.rows != nil:
-					packRows(dst, nr, g.b, g.rows[pc:pc+kc], j0, nw)
+					packRows(dst, nr, g.transB, g.b, g.rows, pc, kc, j0, nw)
 				case !g.transB && nw == nr && im.pack != nil:
 					im.pack(kc, &g.b[pc*g.ldb+j0], g.ldb, &dst[0])
 				case g.transB && nw == nr && im.packT16 != nil && kc >= 16:
@@ -382,13 +389,39 @@ func packB(dst []float32, nr int, trans bool, b []float32, ldb, pc, kc, j0, nw i
 	}
 }
 
-// packRows gathers columns j0..j0+nw-1 of the B rows at offsets rows in b
-// into dst as len(rows) rows of nr values, zero-padding columns nw..nr-1.
-func packRows(dst []float32, nr int, b []float32, rows []int, j0, nw int) {
-	for p, r := range rows {
-		row := dst[p*nr : (p+1)*nr]
-		copy(row, b[r+j0:r+j0+nw])
-		clear(row[nw:])
+// packRows is packB for B given by row offsets: rows pc..pc+kc-1,
+// columns j0..j0+nw-1 of op(B), where row i of B as stored starts at
+// b[rows[i]].
+func packRows(dst []float32, nr int, trans bool, b []float32, rows []int, pc, kc, j0, nw int) {
+	if !trans {
+		for p, r := range rows[pc : pc+kc] {
+			row := dst[p*nr : (p+1)*nr]
+			copy(row, b[r+j0:r+j0+nw])
+			clear(row[nw:])
+		}
+		return
+	}
+	if nw < nr {
+		clear(dst[:kc*nr])
+	}
+	for j, r := range rows[j0 : j0+nw] {
+		for p, v := range b[r+pc : r+pc+kc] {
+			dst[p*nr+j] = v
+		}
+	}
+}
+
+// packRowsTransposed is packBTransposed for the B^T rows at offsets rows
+// (one per column of the panel).
+func packRowsTransposed(im *impl, dst []float32, nr int, b []float32, rows []int, pc, kc int) {
+	blocks := kc / 16
+	for h := 0; h < nr; h += 16 {
+		im.packT16Rows(blocks, &b[pc], &rows[h], &dst[h])
+	}
+	for j, r := range rows {
+		for p := blocks * 16; p < kc; p++ {
+			dst[p*nr+j] = b[r+pc+p]
+		}
 	}
 }
 

@@ -294,43 +294,51 @@ func TestConcurrentCallers(t *testing.T) {
 }
 
 // TestRowsMatchReference multiplies by B given as rows at random, partly
-// overlapping offsets, on every usable implementation, across the blocking
-// edges (K blocks, the packed-B threshold of M, N blocks and partial panels).
-// Elements of b outside every row are NaN, so a kernel that reads past a row
-// into them spoils the result.
+// overlapping offsets, stored k x n and (transB) n x k, on every usable
+// implementation, across the blocking edges (K blocks, the packed-B
+// threshold of M, N blocks, partial panels, K tails of the transposes).
+// Elements of b outside every row are NaN, so a kernel that reads past a
+// row into them spoils the result.
 func TestRowsMatchReference(t *testing.T) {
 	shapes := []struct{ m, n, k int }{
 		{16, 2244, 144}, {32, 600, 288}, {64, 130, 576}, {6, 16, 9}, {4, 17, 27},
 		{2, 33, 1}, {1, 1, 1}, {7, 15, 300}, {100, 70, 40}, {150, 1030, 27}, {9, 48, 530},
+		{16, 144, 2244}, {64, 576, 300}, {32, 288, 47},
 	}
 	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}}
 	for _, im := range usableImpls() {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for i, sh := range shapes {
-			ab := scalars[i%len(scalars)]
-			s := shape{m: sh.m, n: sh.n, k: sh.k, alpha: ab[0], beta: ab[1], pad: i % 2 * 3}
-			a, lda, _, _, c, ldc := operands(rng, s)
-			c0 := append([]float32(nil), c...)
-			span := 3*sh.n + 2*sh.k
-			b := make([]float32, span+sh.n)
-			for j := range b {
-				b[j] = float32(math.NaN())
-			}
-			rows := make([]int, sh.k)
-			dense := make([]float32, sh.k*sh.n) // B as an ordinary k x n matrix
-			for p := range rows {
-				rows[p] = rng.IntN(span)
-				for j := 0; j < sh.n; j++ {
-					if x := b[rows[p]+j]; x != x {
-						b[rows[p]+j] = rng.Float32()*2 - 1
+			for _, transB := range []bool{false, true} {
+				ab := scalars[i%len(scalars)]
+				s := shape{transB: transB, m: sh.m, n: sh.n, k: sh.k, alpha: ab[0], beta: ab[1], pad: i % 2 * 3}
+				a, lda, _, _, c, ldc := operands(rng, s)
+				c0 := append([]float32(nil), c...)
+				count, length := sh.k, sh.n // B's rows as stored
+				if transB {
+					count, length = sh.n, sh.k
+				}
+				span := 3*length + 2*count
+				b := make([]float32, span+length)
+				for j := range b {
+					b[j] = float32(math.NaN())
+				}
+				rows := make([]int, count)
+				dense := make([]float32, count*length) // B as an ordinary matrix
+				for r := range rows {
+					rows[r] = rng.IntN(span)
+					for j := 0; j < length; j++ {
+						if x := b[rows[r]+j]; x != x {
+							b[rows[r]+j] = rng.Float32()*2 - 1
+						}
 					}
 				}
+				for r, at := range rows {
+					copy(dense[r*length:(r+1)*length], b[at:at+length])
+				}
+				sgemmRows(im, transB, s.m, s.n, s.k, s.alpha, a, lda, b, rows, s.beta, c, ldc)
+				check(t, im.name+"/rows", s, a, lda, dense, length, c0, c, ldc)
 			}
-			for p, r := range rows {
-				copy(dense[p*sh.n:(p+1)*sh.n], b[r:r+sh.n])
-			}
-			sgemmRows(im, s.m, s.n, s.k, s.alpha, a, lda, b, rows, s.beta, c, ldc)
-			check(t, im.name+"/rows", s, a, lda, dense, sh.n, c0, c, ldc)
 		}
 	}
 }
@@ -338,13 +346,15 @@ func TestRowsMatchReference(t *testing.T) {
 func TestRowsOutsideBPanics(t *testing.T) {
 	a, b, c := make([]float32, 4), make([]float32, 10), make([]float32, 4)
 	for _, rows := range [][]int{{0, 7}, {-1, 0}, {0}} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("rows %v over len(b) = 8, n = 2, k = 2: no panic", rows)
-				}
+		for _, transB := range []bool{false, true} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("rows %v over len(b) = 8, 2 x 2, transB %v: no panic", rows, transB)
+					}
+				}()
+				SgemmRowsSerial(transB, 2, 2, 2, 1, a, 2, b[:8], rows, 0, c, 2)
 			}()
-			SgemmRowsSerial(2, 2, 2, 1, a, 2, b[:8], rows, 0, c, 2)
-		}()
+		}
 	}
 }

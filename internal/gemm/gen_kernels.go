@@ -297,7 +297,21 @@ func packKernel(name, reg string, lanes, vecs int) {
 // transposePrologue starts a transpose kernel: CX blocks, SI the first of
 // 16 rows (R8 = 4*ld, R9 = 3 rows, R10 = 5 rows, R11 = 7 rows), R12 the
 // ninth row, DI the panel; it ends at the loop's label.
-func transposePrologue(name string) {
+// With rows, BX holds the rows' offsets instead, and transposeRow is the
+// way to address a row.
+func transposePrologue(name string, rows bool) {
+	if rows {
+		fmt.Fprintf(&out, "// func %s(blocks int, src *float32, rows *int, dst *float32)\n", name)
+		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+		p("MOVQ blocks+0(FP), CX")
+		p("MOVQ src+8(FP), SI")
+		p("MOVQ rows+16(FP), BX")
+		p("MOVQ dst+24(FP), DI")
+		p("TESTQ CX, CX")
+		p("JEQ %s_done", name)
+		label(name + "_loop")
+		return
+	}
 	fmt.Fprintf(&out, "// func %s(blocks int, src *float32, ld int, dst *float32)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	p("MOVQ blocks+0(FP), CX")
@@ -314,17 +328,34 @@ func transposePrologue(name string) {
 	label(name + "_loop")
 }
 
+// transposeRow returns the address of row r (0..15) of a transpose's
+// source, bytes past its start: the row's offset is loaded from the
+// offsets at BX into R13 when rows, else row r is SI or R12 plus a multiple
+// of the stride.
+func transposeRow(r, bytes int, rows bool) string {
+	if rows {
+		p("MOVQ %d(BX), R13", 8*r)
+		return fmt.Sprintf("%d(SI)(R13*4)", bytes)
+	}
+	base := "SI"
+	if r >= 8 {
+		base = "R12"
+	}
+	addr := rowAddr(r%8, base, "R8", "R9", "R10", "R11")
+	if bytes != 0 {
+		addr = fmt.Sprint(bytes) + addr
+	}
+	return addr
+}
+
 // transposeKernel emits packT32AVX512: it transposes 16 rows of B^T (row
 // stride ld) into a B panel with rows of 32 floats, 16 columns of K at a time:
-// dst[p*32+j] = src[j*ld+p] for j < 16, p < 16*blocks.
-func transposeKernel(name string) {
-	transposePrologue(name)
+// dst[p*32+j] = src[j*ld+p] for j < 16, p < 16*blocks. With rows it emits
+// packT32RowsAVX512, whose row j starts at src[rows[j]].
+func transposeKernel(name string, rows bool) {
+	transposePrologue(name, rows)
 	for r := 0; r < 16; r++ {
-		base := "SI"
-		if r >= 8 {
-			base = "R12"
-		}
-		p("VMOVUPS %s, Z%d", rowAddr(r%8, base, "R8", "R9", "R10", "R11"), r)
+		p("VMOVUPS %s, Z%d", transposeRow(r, 0, rows), r)
 	}
 	// The classic 4-stage AVX-512 16x16 transpose; r = Z0..Z15, t = Z16..Z31.
 	for i := 0; i < 8; i++ {
@@ -352,7 +383,9 @@ func transposeKernel(name string) {
 		p("VMOVUPS Z%d, %d(DI)", r, r*128)
 	}
 	p("ADDQ $64, SI")
-	p("ADDQ $64, R12")
+	if !rows {
+		p("ADDQ $64, R12")
+	}
 	p("ADDQ $2048, DI")
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
@@ -366,21 +399,14 @@ func transposeKernel(name string) {
 // stride ld) into a B panel with rows of 16 floats, 16 columns of K at a
 // time: dst[p*16+j] = src[j*ld+p] for j < 16, p < 16*blocks. Each block is
 // four 8x8 transposes (rows 0-7 and 8-15, columns 0-7 and 8-15) in the
-// classic 3-stage AVX form; r = Y0..Y7, t = Y8..Y15.
-func transposeKernelAVX2(name string) {
-	transposePrologue(name)
+// classic 3-stage AVX form; r = Y0..Y7, t = Y8..Y15. With rows it emits
+// packT16RowsAVX2, whose row j starts at src[rows[j]].
+func transposeKernelAVX2(name string, rows bool) {
+	transposePrologue(name, rows)
 	for q := 0; q < 2; q++ { // columns 8q..8q+7 of K
 		for g := 0; g < 2; g++ { // rows 8g..8g+7
-			base := "SI"
-			if g == 1 {
-				base = "R12"
-			}
 			for r := 0; r < 8; r++ {
-				addr := rowAddr(r, base, "R8", "R9", "R10", "R11")
-				if q == 1 {
-					addr = "32" + addr
-				}
-				p("VMOVUPS %s, Y%d", addr, r)
+				p("VMOVUPS %s, Y%d", transposeRow(8*g+r, 32*q, rows), r)
 			}
 			for i := 0; i < 4; i++ {
 				p("VUNPCKLPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i)
@@ -405,7 +431,9 @@ func transposeKernelAVX2(name string) {
 		}
 	}
 	p("ADDQ $64, SI")
-	p("ADDQ $64, R12")
+	if !rows {
+		p("ADDQ $64, R12")
+	}
 	p("ADDQ $1024, DI")
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
@@ -444,9 +472,11 @@ func main() {
 	}
 	dotKernel("dot4x6AVX512")
 	packKernel("pack32AVX512", "Z", 16, 2)
-	transposeKernel("packT32AVX512")
+	transposeKernel("packT32AVX512", false)
+	transposeKernel("packT32RowsAVX512", true)
 	packKernel("pack16AVX2", "Y", 8, 2)
-	transposeKernelAVX2("packT16AVX2")
+	transposeKernelAVX2("packT16AVX2", false)
+	transposeKernelAVX2("packT16RowsAVX2", true)
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}

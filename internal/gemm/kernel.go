@@ -43,7 +43,9 @@ type impl struct {
 	// packT16 transposes 16 rows of B^T, 16*blocks columns, into a panel of
 	// rows nr floats apart; nil: use Go loops.
 	packT16 func(blocks int, src *float32, ld int, dst *float32)
-	usable  bool // the CPU can run it
+	// packT16Rows is packT16 for rows at offsets: row j at src[rows[j]].
+	packT16Rows func(blocks int, src *float32, rows *int, dst *float32)
+	usable      bool // the CPU can run it
 }
 
 // genericImpl is the portable pure-Go implementation.
