@@ -71,18 +71,21 @@ func (l *shiftedLayout) taps(ws *workspace, c int) []int {
 }
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
-// planes, zeroing the borders and the rest of each row.
+// planes, zeroing the borders and the rest of each row. Each padded row is
+// p zeros then the image row: stored directly, as the rows are short.
 func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
 	for ci := 0; ci < c; ci++ {
 		row := dst[ci*l.row : (ci+1)*l.row]
 		for g := 0; g < n; g++ {
 			plane := row[g*l.plane : (g+1)*l.plane]
-			start := l.p*l.wp + l.p // first interior pixel
-			zero(plane[:start])
+			zero(plane[:l.p*l.wp])
+			image := src[(g*c+ci)*l.h*l.w:][:l.h*l.w]
 			for y := 0; y < l.h; y++ {
-				at := start + y*l.wp
-				copy(plane[at:at+l.w], src[((g*c+ci)*l.h+y)*l.w:][:l.w])
-				zero(plane[at+l.w : min(at+l.wp, len(plane))])
+				padded := plane[(l.p+y)*l.wp:][:l.wp]
+				for i := range l.p {
+					padded[i] = 0
+				}
+				copy(padded[l.p:], image[y*l.w:(y+1)*l.w])
 			}
 		}
 		zero(row[n*l.plane:])
