@@ -29,17 +29,20 @@ func BenchmarkCol2im(b *testing.B) {
 	}
 }
 
-// benchConv times one convolution op's forward, input-gradient and
-// weight-gradient kernels on a batch of 32 images, in GFLOP/s.
-func benchConv(b *testing.B, c, hw int) {
+// benchConv times one 3x3 convolution op's forward, input-gradient and
+// weight-gradient kernels on a batch of 32 images of cin channels, hw x hw,
+// in GFLOP/s.
+func benchConv(b *testing.B, cin, cout, hw, stride int) {
 	rng := rand.New(rand.NewSource(1))
-	x := gradcheck.RandTensor(rng, tensor.Float32, 32, c, hw, hw)
-	w := gradcheck.RandTensor(rng, tensor.Float32, c, c, 3, 3)
-	dy := gradcheck.RandTensor(rng, tensor.Float32, 32, c, hw, hw)
-	op := newConvOp(stage1)
+	geom := convGeom{kh: 3, kw: 3, sh: stride, sw: stride, ph: 1, pw: 1}
+	ho, _ := geom.outSize(hw, hw)
+	x := gradcheck.RandTensor(rng, tensor.Float32, 32, cin, hw, hw)
+	w := gradcheck.RandTensor(rng, tensor.Float32, cout, cin, 3, 3)
+	dy := gradcheck.RandTensor(rng, tensor.Float32, 32, cout, ho, ho)
+	op := newConvOp(geom)
 	gi := &convGrad{fwd: op, want: wantInput}
 	gw := &convGrad{fwd: op, want: wantWeight}
-	flops := float64(2 * 32 * c * c * 9 * hw * hw)
+	flops := float64(2 * 32 * cout * cin * 9 * ho * ho)
 	for _, k := range []struct {
 		name string
 		run  func() (any, error)
@@ -59,6 +62,10 @@ func benchConv(b *testing.B, c, hw int) {
 	}
 }
 
-func BenchmarkConvStage1(b *testing.B) { benchConv(b, 16, 32) }
-func BenchmarkConvStage2(b *testing.B) { benchConv(b, 32, 16) }
-func BenchmarkConvStage3(b *testing.B) { benchConv(b, 64, 8) }
+func BenchmarkConvStage1(b *testing.B) { benchConv(b, 16, 16, 32, 1) }
+func BenchmarkConvStage2(b *testing.B) { benchConv(b, 32, 32, 16, 1) }
+func BenchmarkConvStage3(b *testing.B) { benchConv(b, 64, 64, 8, 1) }
+
+// BenchmarkConvHalving is the first convolution of stage 2: 16 to 32
+// channels, stride 2.
+func BenchmarkConvHalving(b *testing.B) { benchConv(b, 16, 32, 32, 2) }

@@ -19,6 +19,14 @@ import gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
 // is the same product over padded dy with the kernel flipped; the weight
 // gradient is padded dy times the runs transposed: long dot products over
 // the whole chunk.
+//
+// The 3x3 stride-2 convolutions that halve a ResNet's images work the same
+// way once the padded input is split into its four phases (even or odd
+// rows, even or odd columns): the pixels under tap (ki, kj) for
+// consecutive outputs of a row are consecutive pixels of phase (ki%2,
+// kj%2), offset by (ki/2, kj/2). Each phase plane has the output's padded
+// geometry, (Ho+1) x (Wo+1). The input gradient then splits by the phase
+// of dx: each phase is a product of padded dy with the taps of that phase.
 
 // chunkImages is the most images one product covers: enough to make the
 // products long for small late-stage images. chunkBytes bounds a worker's
@@ -28,46 +36,86 @@ const (
 	chunkBytes  = 256 << 10
 )
 
-// shifted reports whether the convolution takes the shifted-products path.
+// shifted reports whether the convolution takes the shifted-products path:
+// stride 1 with "same" padding, or 3x3 with stride 2 and padding 1.
 func (g *convGeom) shifted() bool {
-	return g.sh == 1 && g.sw == 1 && g.kh == g.kw && g.kh > 1 && g.kh%2 == 1 && g.ph == g.kh/2 && g.pw == g.kw/2
+	same := g.sh == 1 && g.sw == 1 && g.kh == g.kw && g.kh > 1 && g.kh%2 == 1 && g.ph == g.kh/2 && g.pw == g.kw/2
+	halving := g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.ph == 1 && g.pw == 1
+	return same || halving
 }
 
 // shiftedLayout is the padded geometry of one convolution's chunks.
 type shiftedLayout struct {
-	p, wp  int // padding and padded row width W+p
-	plane  int // (H+p)*Wp: one padded image plane
-	chunk  int // images per chunk
-	row    int // one channel of a chunk: chunk planes plus a tail for the farthest tap
-	kh, kw int
-	h, w   int
+	stride   int
+	p, wp    int // padding and padded row width Wo+p
+	plane    int // (Ho+p)*Wp: one padded image plane
+	chunk    int // images per chunk
+	row      int // one channel of a chunk: chunk planes plus a tail for the farthest tap
+	inRow    int // the same for the input: row, or at stride 2 its 4 phases of row each
+	kh, kw   int
+	h, w     int // output size (at stride 1 also the input's)
+	inH, inW int // input size
 }
 
-// layoutOf lays out chunks of images of up to the given channels.
+// layoutOf lays out chunks of h x w images of up to the given channels.
 func layoutOf(g *convGeom, h, w, channels int) shiftedLayout {
-	p := g.ph
-	wp := w + p
-	plane := (h + p) * wp
-	chunk := max(1, min(chunkImages, chunkBytes/(4*channels*plane)))
-	return shiftedLayout{p: p, wp: wp, plane: plane, chunk: chunk, row: chunk*plane + 2*p*wp + 2*p, kh: g.kh, kw: g.kw, h: h, w: w}
+	ho, wo := g.outSize(h, w)
+	p, s := g.ph, g.sh
+	wp := wo + p
+	plane := (ho + p) * wp
+	chunk := max(1, min(chunkImages, chunkBytes/(4*channels*s*s*plane)))
+	row := chunk*plane + 2*p*wp + 2*p
+	return shiftedLayout{stride: s, p: p, wp: wp, plane: plane, chunk: chunk, row: row, inRow: s * s * row,
+		kh: g.kh, kw: g.kw, h: ho, w: wo, inH: h, inW: w}
 }
 
 // span is the number of positions the products cover for a chunk of n
 // images: up to the last image's last output row.
 func (l *shiftedLayout) span(n int) int { return (n-1)*l.plane + l.h*l.wp }
 
-// taps returns the offsets in a padded chunk of c channels of the runs under
-// each kernel tap (ci, ki, kj), in the order of a weight matrix's columns.
+// taps returns the offsets in a padded input chunk of c channels of the
+// runs under each kernel tap (ci, ki, kj), in the order of a weight
+// matrix's columns.
 func (l *shiftedLayout) taps(ws *workspace, c int) []int {
+	s := l.stride
 	taps := scratch[int](ws, slotTaps, c*l.kh*l.kw)
 	for ci := 0; ci < c; ci++ {
 		for ki := 0; ki < l.kh; ki++ {
 			for kj := 0; kj < l.kw; kj++ {
-				taps[(ci*l.kh+ki)*l.kw+kj] = ci*l.row + ki*l.wp + kj
+				phase := (ki%s)*s + kj%s
+				taps[(ci*l.kh+ki)*l.kw+kj] = ci*l.inRow + phase*l.row + ki/s*l.wp + kj/s
 			}
 		}
 	}
 	return taps
+}
+
+// padInput lays out n input images of c channels in the input layout.
+func (l *shiftedLayout) padInput(dst, src []float32, n, c int) {
+	if l.stride == 1 {
+		l.pad(dst, src, n, c)
+		return
+	}
+	// Zero everything, then deal each padded row's pixels to the two phases
+	// of its row parity: column X = x+1 goes to phase X%2, column X/2.
+	clear(dst[:c*l.inRow])
+	for ci := 0; ci < c; ci++ {
+		for g := 0; g < n; g++ {
+			image := src[(g*c+ci)*l.inH*l.inW:][:l.inH*l.inW]
+			for y := 0; y < l.inH; y++ {
+				at := ci*l.inRow + (y+1)%2*2*l.row + g*l.plane + (y+1)/2*l.wp
+				odd, even := dst[at+l.row:][:l.wp], dst[at:][:l.wp]
+				in := image[y*l.inW : (y+1)*l.inW]
+				for x := 0; x+1 < len(in); x += 2 {
+					odd[x/2] = in[x]
+					even[x/2+1] = in[x+1]
+				}
+				if len(in)%2 == 1 {
+					odd[len(in)/2] = in[len(in)-1]
+				}
+			}
+		}
+	}
 }
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
@@ -158,29 +206,98 @@ func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
 	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out)
 }
 
-// shiftedBackwardInput computes dx: the flipped weights times padded dy.
+// shiftedBackwardInput computes dx: at stride 1, the flipped weights times
+// padded dy.
 func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
+	if l.stride != 1 {
+		phasedBackwardInput(op, &l, d, w, dy, dx)
+		return
+	}
 	flipped := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
 	packFlipped(flipped, w, d.co, d.c, l.kh, l.kw)
 	shiftedProduct(&op.ws, &l, d.n, d.co, d.c, flipped, dy, dx)
 }
 
 // shiftedProduct maps images of cin channels (src, NCHW) to images of cout
-// channels (dst): per chunk, pad the inputs and multiply weights (cout,
+// channels (dst): per chunk, lay out the inputs and multiply weights (cout,
 // cin*kh*kw) by the runs under every tap.
 func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weights, src, dst []float32) {
 	k := cin * l.kh * l.kw
 	taps := l.taps(ws, cin)
 	ld := l.span(l.chunk)
-	inSize, outSize := cin*l.h*l.w, cout*l.h*l.w
-	workerSlots(ws, cin*l.row, cout*ld)
+	inSize, outSize := cin*l.inH*l.inW, cout*l.h*l.w
+	workerSlots(ws, cin*l.inRow, cout*ld)
 	l.chunks(images, func(worker, first, n int) {
-		padded := workerSlot(ws, worker, 0, cin*l.row)
+		padded := workerSlot(ws, worker, 0, cin*l.inRow)
 		runs := workerSlot(ws, worker, 1, cout*ld)
-		l.pad(padded, src[first*inSize:], n, cin)
+		l.padInput(padded, src[first*inSize:], n, cin)
 		gemm32.SgemmRowsSerial(false, cout, l.span(n), k, 1, weights, k, padded, taps, 0, runs, ld)
 		l.compact(dst[first*outSize:], runs, n, cout, ld)
+	})
+}
+
+// phasedBackwardInput computes dx of a 3x3 stride-2 convolution phase by
+// phase: phase (a, b) of padded dx is the weights of the taps (ki, kj) with
+// ki%2 == a and kj%2 == b times padded dy, each tap reading dy (ki/2, kj/2)
+// rows and columns back. The four products' outputs are dealt back to NCHW.
+func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx []float32) {
+	type phase struct {
+		taps    []int
+		weights []float32
+	}
+	var phases [4]phase
+	allTaps := scratch[int](&op.ws, slotTaps, d.co*l.kh*l.kw)
+	allWeights := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
+	for a := 0; a < 2; a++ {
+		for b := 0; b < 2; b++ {
+			k := d.co * ((l.kh - a + 1) / 2) * ((l.kw - b + 1) / 2) // the taps of the phase
+			ph := &phases[a*2+b]
+			ph.taps, allTaps = allTaps[:k], allTaps[k:]
+			ph.weights, allWeights = allWeights[:d.c*k], allWeights[d.c*k:]
+			j := 0
+			for co := 0; co < d.co; co++ {
+				for ki := a; ki < l.kh; ki += 2 {
+					for kj := b; kj < l.kw; kj += 2 {
+						ph.taps[j] = co*l.row + (1-ki/2)*l.wp + 1 - kj/2
+						for ci := 0; ci < d.c; ci++ {
+							ph.weights[ci*k+j] = w[((co*d.c+ci)*l.kh+ki)*l.kw+kj]
+						}
+						j++
+					}
+				}
+			}
+		}
+	}
+	ld := l.chunk * l.plane
+	workerSlots(&op.ws, d.co*l.row, 4*d.c*ld)
+	l.chunks(d.n, func(worker, first, n int) {
+		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
+		runs := workerSlot(&op.ws, worker, 1, 4*d.c*ld)
+		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
+		for i, ph := range phases {
+			k := len(ph.taps)
+			gemm32.SgemmRowsSerial(false, d.c, n*l.plane, k, 1, ph.weights, k, dypad, ph.taps, 0, runs[i*d.c*ld:], ld)
+		}
+		// Pixel (y, x) of dx is padded pixel (y+1, x+1): phase ((y+1)%2,
+		// (x+1)%2), at row (y+1)/2 and column (x+1)/2 of its plane.
+		for g := 0; g < n; g++ {
+			for ci := 0; ci < d.c; ci++ {
+				plane := dx[((first+g)*d.c+ci)*l.inH*l.inW:][:l.inH*l.inW]
+				for y := 0; y < l.inH; y++ {
+					at := (y+1)%2*2*d.c*ld + ci*ld + g*l.plane + (y+1)/2*l.wp
+					odd, even := runs[at+d.c*ld:][:l.wp], runs[at:][:l.wp]
+					out := plane[y*l.inW : (y+1)*l.inW]
+					for x := 0; x+1 < len(out); x += 2 {
+						out[x] = odd[x/2]
+						out[x+1] = even[x/2+1]
+					}
+					if len(out)%2 == 1 {
+						out[len(out)-1] = odd[len(out)/2]
+					}
+				}
+			}
+		}
 	})
 }
 
@@ -192,16 +309,16 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	k := d.c * l.kh * l.kw
 	taps := l.taps(&op.ws, d.c)
 	size := d.co * k
-	workerSlots(&op.ws, d.c*l.row, d.co*l.row, size)
+	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, size)
 	for w := 0; w < workers(); w++ {
 		clear(workerSlot(&op.ws, w, 2, size))
 	}
 	l.chunks(d.n, func(worker, first, n int) {
-		xpad := workerSlot(&op.ws, worker, 0, d.c*l.row)
+		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		part := workerSlot(&op.ws, worker, 2, size)
-		l.pad(xpad, x[first*d.c*d.h*d.w:], n, d.c)
-		l.pad(dypad, dy[first*d.co*d.h*d.w:], n, d.co)
+		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
+		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
 		// dy in the chunk layout starts p rows and p columns into its
 		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]

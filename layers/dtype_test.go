@@ -113,7 +113,8 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		{"conv5x5/s1 shifted", image, 0, true, conv(5, 1, 2)},
 		// CIFAR's first stage: chunks of 3 images, the last one short.
 		{"conv3x3/s1 shifted 16x32x32", [][]int{{5, 16, 32, 32}}, 0, true, conv(3, 1, 1)},
-		{"conv3x3/s2 im2col", image, 0, true, conv(3, 2, 1)},
+		{"conv3x3/s2 phased", image, 0, true, conv(3, 2, 1)},
+		{"conv3x3/s2 phased 16x32x32", [][]int{{5, 16, 32, 32}}, 0, true, conv(3, 2, 1)},
 		{"conv1x1/s1 pointwise", image, 0, true, conv(1, 1, 0)},
 		{"conv1x1/s2", image, 0, true, conv(1, 2, 0)},
 		{"conv7x7/s2 stem", image, 0, true, conv(7, 2, 3)},
