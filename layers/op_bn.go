@@ -23,11 +23,12 @@ type batchNormOp struct {
 	numBatchesTracked *tensor.Dense // int64 scalar
 	relu              bool          // apply ReLU to the output
 	// What the last forward pass normalized with, for the backward ops:
-	// the statistics, and the per-channel affine map y = x*scale + shift
-	// (before the ReLU) exactly as applied, in T's precision.
-	mean, invStd, scale, shift []float64
-	batchStats                 bool
-	ws                         workspace
+	// the statistics, and y = x*scale + shift (before the ReLU) exactly as
+	// applied, in T's precision, from which they recompute the ReLU's mask.
+	mean, invStd []float64
+	scale, shift []float64
+	batchStats   bool
+	ws           workspace
 }
 
 func (op *batchNormOp) Arity() int         { return 3 } // x, gamma, beta
@@ -75,9 +76,9 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 			if training {
 				// One pass for both moments, shifted by the channel's first
 				// value so that E[d^2] - E[d]^2 does not cancel catastrophically.
-				shift := xc[0]
-				sum, sq := vec.Moments(xc, n, hw, nc*hw, shift)
-				mean = float64(shift) + sum/m
+				first := xc[0]
+				sum, sq := vec.Moments(xc, n, hw, nc*hw, first)
+				mean = float64(first) + sum/m
 				variance = max(sq/m-(sum/m)*(sum/m), 0)
 				unbiased := variance
 				if m > 1 {
@@ -103,7 +104,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 // SymDiff builds batch norm's backward pass: one op computes dx and, on
 // the way, per channel sum(dy) and sum(dy * xhat) (dy masked by the fused
 // ReLU), from which two more read off dbeta and dgamma.
-func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+func (op *batchNormOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	gi := &bnGradInput{opBase: newOpBase(op.name + "GradInput"), fwd: op}
 	dx, err := G.ApplyOp(gi, in[0], in[1], grad)
 	if err != nil {

@@ -1,7 +1,7 @@
 //go:build ignore
 
-// gen_kernels writes kernels_amd64.s, the AVX2 versions of the passes in
-// generic.go. Every kernel is the same loop over rows (n rows of m floats, ld
+// gen_kernels writes kernels_amd64.s, the AVX2 versions of the float32
+// passes of vec.go. Every kernel is the same loop over rows (n rows of m floats, ld
 // floats apart) with the same three inner loops (unrolled vectors, single
 // vectors, one masked partial vector), around a different body, so the
 // loops are generated once rather than typed out per kernel.
@@ -32,8 +32,13 @@ const (
 	mask   = "Y15"
 )
 
-// ptrRegs hold the operands' row starts, in the order of kernel.ptrs.
-var ptrRegs = []string{"SI", "DI", "R8"}
+// ptrRegs hold the operands' row starts, in the order of kernel.ptrs, and
+// nextRegs the next rows' (for the prefetches; R11 and R12 are free again
+// for the partial vector's mask, after the last prefetch of the row).
+var (
+	ptrRegs  = []string{"SI", "DI", "R8"}
+	nextRegs = []string{"AX", "R11", "R12"}
+)
 
 func y(i int) string { return fmt.Sprintf("Y%d", i) }
 
@@ -76,8 +81,14 @@ type kernel struct {
 	// reduce: the kernel returns two float64 sums, accumulated per row in
 	// float32 registers acc[0] (unroll of them from there) and acc[1], and
 	// folded at the end of each row into float64 registers wide[0], wide[1].
-	reduce      bool
-	acc, wide   [2]int
+	reduce    bool
+	acc, wide [2]int
+	// prefetch: the main loop prefetches the same columns of the next row.
+	// The rows of a channel are short runs (a page or less) a plane apart,
+	// and the hardware prefetchers, which follow a stream within a page,
+	// start afresh at every row; this keeps the next row coming while the
+	// current one is worked on (30% faster on 32x32 and 16x16 planes).
+	prefetch    bool
 	zero        int // register set to zero at entry, or -1
 	body        func(o vecOp, v int)
 	description string
@@ -92,8 +103,9 @@ func (k *kernel) ptrIndex(name string) int {
 	panic("no pointer " + name + " in " + k.name)
 }
 
-// signature returns the Go declaration of the kernel (for the comment) and
-// the frame size; arguments are laid out as the Go ABI0 lays them out.
+// frame returns the Go declaration of the kernel (for the comment), the
+// offsets of its arguments and results as the Go ABI0 lays them out, and
+// the size of them all.
 func (k *kernel) frame() (decl string, argOff map[string]int, size int) {
 	argOff = map[string]int{}
 	var params []string
@@ -150,6 +162,11 @@ func (k *kernel) emit() {
 	p("TESTQ %s, %s", rows, rows)
 	p("JEQ %s_done", k.name)
 	label(k.name + "_row")
+	if k.prefetch {
+		for i := range k.ptrs {
+			p("LEAQ (%s)(%s*1), %s", ptrRegs[i], stride, nextRegs[i])
+		}
+	}
 	if k.reduce {
 		for _, a := range k.acc {
 			for v := 0; v < k.unroll; v++ {
@@ -165,6 +182,13 @@ func (k *kernel) emit() {
 	p("JLT %s_single", k.name)
 	for v := 0; v < k.unroll; v++ {
 		k.body(vecOp{k: k, off: 32 * v}, v)
+	}
+	if k.prefetch {
+		for i := range k.ptrs {
+			for line := 0; line < 32*k.unroll; line += 64 {
+				p("PREFETCHT0 %d(%s)(%s*1)", line, nextRegs[i], offset)
+			}
+		}
 	}
 	p("ADDQ $%d, %s", 4*step, offset)
 	p("SUBQ $%d, %s", step, left)
@@ -190,7 +214,7 @@ func (k *kernel) emit() {
 	label(k.name + "_rowend")
 	if k.reduce {
 		// Fold the row's float32 sums into the float64 ones: 8 lanes to 4,
-		// widened.
+		// widened. Register a+1, added in already, serves as the temporary.
 		for i, a := range k.acc {
 			for v := 1; v < k.unroll; v++ {
 				p("VADDPS %s, %s, %s", y(a+v), y(a), y(a))
@@ -212,7 +236,8 @@ func (k *kernel) emit() {
 			p("VEXTRACTF128 $1, %s, X0", y(w))
 			p("VADDPD X0, X%d, X0", w)
 			p("VHADDPD X0, X0, X0")
-			p("MOVSD X0, %s+%d(FP)", []string{"sumA", "sumB"}[i], argOff[[]string{"sumA", "sumB"}[i]])
+			name := []string{"sumA", "sumB"}[i]
+			p("VMOVSD X0, %s+%d(FP)", name, argOff[name]) // VEX: no SSE/AVX transition
 		}
 	}
 	p("VZEROUPPER")
@@ -243,7 +268,7 @@ func kernels() []*kernel {
 	// Moments: Y0-3 sums of d, Y4-7 sums of d^2, Y8-11 d, Y12/13 float64.
 	ks = append(ks, &kernel{
 		name: "momentsAVX2", ptrs: []string{"x"}, order: []string{"shift"}, scalars: map[string]int{"shift": 14},
-		unroll: 4, reduce: true, acc: [2]int{0, 4}, wide: [2]int{12, 13}, zero: -1,
+		unroll: 4, reduce: true, acc: [2]int{0, 4}, wide: [2]int{12, 13}, zero: -1, prefetch: true,
 		description: "sumA = sum(d), sumB = sum(d*d), d = x - shift, over n rows of m floats ld apart.",
 		body: func(o vecOp, v int) {
 			d := 8 + v
@@ -264,7 +289,7 @@ func kernels() []*kernel {
 		}
 		ks = append(ks, &kernel{
 			name: name, ptrs: []string{"dst", "x"}, order: []string{"scale", "shift"}, scalars: map[string]int{"scale": 12, "shift": 13},
-			unroll: 4, zero: 14, description: desc,
+			unroll: 4, zero: 14, prefetch: true, description: desc,
 			body: func(o vecOp, v int) {
 				o.load("x", v)
 				p("VMULPS Y12, %s, %s", y(v), y(v))
@@ -286,7 +311,7 @@ func kernels() []*kernel {
 		}
 		k := &kernel{
 			name: name, ptrs: []string{"dy", "x"}, order: []string{"center"}, scalars: map[string]int{"center": 12},
-			unroll: 2, reduce: true, acc: [2]int{0, 2}, wide: [2]int{8, 9}, zero: -1, description: desc,
+			unroll: 2, reduce: true, acc: [2]int{0, 2}, wide: [2]int{8, 9}, zero: -1, prefetch: true, description: desc,
 			body: func(o vecOp, v int) {
 				x, g := 4+2*v, 5+2*v
 				o.load("x", x)
@@ -317,7 +342,7 @@ func kernels() []*kernel {
 		k := &kernel{
 			name: name, ptrs: []string{"dx", "dy", "x"}, order: []string{"k", "c1", "center", "c0"},
 			scalars: map[string]int{"k": 8, "c1": 9, "center": 10, "c0": 11},
-			unroll:  2, zero: -1, description: desc,
+			unroll:  2, zero: -1, prefetch: true, description: desc,
 			body: func(o vecOp, v int) {
 				x, g, t := 3*v, 3*v+1, 3*v+2
 				o.load("x", x)
@@ -341,8 +366,9 @@ func kernels() []*kernel {
 		}
 		ks = append(ks, k)
 	}
-	// ReLU, residual add + ReLU, ReLU gradient: flat, one row. Y0-3 values,
-	// Y4-7 second operands, Y14 zero.
+	// ReLU, residual add + ReLU, ReLU gradient: flat, one row (a stream
+	// the hardware prefetchers follow). Y0-3 values, Y4-7 second operands,
+	// Y14 zero.
 	ks = append(ks, &kernel{
 		name: "reluAVX2", ptrs: []string{"dst", "a"}, unroll: 4, zero: 14,
 		description: "dst = max(a, 0), Go's max.",

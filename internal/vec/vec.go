@@ -10,8 +10,10 @@
 // element-wise maps give the same bits either way: the assembly rounds
 // every product (no fused multiply-add) and adds in the order the Go does.
 // The sums differ from the Go's in the order of the additions only: both
-// add in float32 within a row (at most chunk values, so the running sum
-// stays within a few ulps) and fold each row into float64.
+// add in T within a row, at most a chunk of it (the assembly in 16 or 32
+// float32 lanes, the Go in two chains), and fold each row into float64, so
+// that float32 sums over a whole channel keep float64's accuracy but for a
+// chunk's worth of rounding.
 package vec
 
 import "math"
