@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/internal/gradcheck"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -69,3 +70,42 @@ func BenchmarkConvStage3(b *testing.B) { benchConv(b, 64, 64, 8, 1) }
 // BenchmarkConvHalving is the first convolution of stage 2: 16 to 32
 // channels, stride 2.
 func BenchmarkConvHalving(b *testing.B) { benchConv(b, 16, 32, 32, 2) }
+
+// benchBN times batch norm (with its fused ReLU) forward and backward in
+// training on a batch of 128 images of c channels of hw x hw, the shapes of
+// ResNet-20's stages.
+func benchBN(b *testing.B, c, hw int) {
+	rng := rand.New(rand.NewSource(1))
+	g := G.NewGraph()
+	s := NewScope(g, NewState(), tensor.Float32, NewMode(true), 1)
+	x := gradcheck.RandTensor(rng, tensor.Float32, 128, c, hw, hw)
+	dy := gradcheck.RandTensor(rng, tensor.Float32, 128, c, hw, hw)
+	xn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(x.Shape()...), G.WithName("x"), G.WithValue(x))
+	y, err := BatchNorm2d(s, "bn", xn, BNOptions{ReLU: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := y.Op().(*batchNormOp)
+	gamma, beta := s.Learnables()[0].Value(), s.Learnables()[1].Value()
+	grad := &bnGradInput{opBase: newOpBase("BatchNormReLUGradInput"), fwd: op}
+	b.Run("forward", func(b *testing.B) {
+		b.SetBytes(int64(3 * 4 * x.Shape().TotalSize())) // x twice, y once
+		for b.Loop() {
+			if _, err := op.Do(x, gamma, beta); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		b.SetBytes(int64(5 * 4 * x.Shape().TotalSize())) // x and dy twice, dx once
+		for b.Loop() {
+			if _, err := grad.Do(x, gamma, dy); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkBatchNormStage1(b *testing.B) { benchBN(b, 16, 32) }
+func BenchmarkBatchNormStage2(b *testing.B) { benchBN(b, 32, 16) }
+func BenchmarkBatchNormStage3(b *testing.B) { benchBN(b, 64, 8) }

@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"math"
 	"runtime"
 	"sync"
 
@@ -154,34 +153,6 @@ func addTo[T float](dst, src []T) {
 	for ; i < len(src); i++ {
 		dst[i] += src[i]
 	}
-}
-
-// keepPositive sets dst[i] = dy[i] where y[i] > 0 and 0 elsewhere, for the
-// y >= 0 that a ReLU outputs. The float32 path is branch-free: a ReLU mask is
-// a coin flip per element, and mispredicted branches cost more than the math.
-func keepPositive[T float](dst, y, dy []T) {
-	if d, ok := any(dst).([]float32); ok {
-		y32, dy32 := any(y).([]float32), any(dy).([]float32)
-		y32, dy32 = y32[:len(d)], dy32[:len(d)]
-		for i := range d {
-			d[i] = math.Float32frombits(math.Float32bits(dy32[i]) & positiveMask(y32[i]))
-		}
-		return
-	}
-	for i := range dst {
-		if y[i] > 0 {
-			dst[i] = dy[i]
-		} else {
-			dst[i] = 0
-		}
-	}
-}
-
-// positiveMask is all ones when the ReLU output y (+0 or positive) is
-// positive and zero when it is 0: its bits are zero exactly when y is, and
-// their negation then has the sign bit set exactly when they are not.
-func positiveMask(y float32) uint32 {
-	return uint32(-int32(math.Float32bits(y)) >> 31)
 }
 
 // zero clears a short slice without a call into the runtime.

@@ -16,7 +16,6 @@ type plannable interface {
 func (o *convOp) workspaceOf() *workspace           { return &o.ws }
 func (o *convGrad) workspaceOf() *workspace         { return &o.ws }
 func (o *batchNormOp) workspaceOf() *workspace      { return &o.ws }
-func (o *bnGradSums) workspaceOf() *workspace       { return &o.ws }
 func (o *bnGradInput) workspaceOf() *workspace      { return &o.ws }
 func (o *bnGradRow) workspaceOf() *workspace        { return &o.ws }
 func (o *reluOp) workspaceOf() *workspace           { return &o.ws }

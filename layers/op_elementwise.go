@@ -2,6 +2,7 @@ package layers
 
 import (
 	"github.com/chewxy/hm"
+	"github.com/gorgonia-zoo/resnet/internal/vec"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -58,19 +59,12 @@ func (op *reluOp) Do(in ...G.Value) (G.Value, error) {
 
 func reluForward[T float](op *reluOp, in []*tensor.Dense, y []T) {
 	a := data[T](in[0])
-	var b []T
 	if op.arity == 2 {
-		b = data[T](in[1])
+		b := data[T](in[1])
+		parallel(len(y), func(_, lo, hi int) { vec.AddReLU(y[lo:hi], a[lo:hi], b[lo:hi]) })
+		return
 	}
-	parallel(len(y), func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := a[i]
-			if b != nil {
-				v += b[i]
-			}
-			y[i] = max(v, 0)
-		}
-	})
+	parallel(len(y), func(_, lo, hi int) { vec.ReLU(y[lo:hi], a[lo:hi]) })
 }
 
 func (op *reluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -117,6 +111,6 @@ func (op *reluGrad) Do(in ...G.Value) (G.Value, error) {
 
 func maskPositive[T float](y, dy, dx []T) {
 	parallel(len(dx), func(_, lo, hi int) {
-		keepPositive(dx[lo:hi], y[lo:hi], dy[lo:hi])
+		vec.KeepPositive(dx[lo:hi], y[lo:hi], dy[lo:hi])
 	})
 }

@@ -8,7 +8,7 @@ func TestOpClass(t *testing.T) {
 		"Conv3x3/s2/p1GradInput":  "conv 3x3 input gradient",
 		"Conv1x1/s2/p0GradWeight": "conv 1x1 weight gradient",
 		"BatchNorm":               "batch norm forward",
-		"BatchNormGradSums":       "batch norm backward",
+		"BatchNormReLUGradGamma":  "batch norm backward",
 		"BatchNormGradInput":      "batch norm backward",
 		"AddReLU":                 "relu (and residual add) forward",
 		"ReLUGrad":                "relu (and residual add) backward",

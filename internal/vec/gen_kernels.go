@@ -1,0 +1,427 @@
+//go:build ignore
+
+// gen_kernels writes kernels_amd64.s, the AVX2 versions of the float32
+// passes of vec.go. Every kernel is the same loop over rows (n rows of m floats, ld
+// floats apart) with the same three inner loops (unrolled vectors, single
+// vectors, one masked partial vector), around a different body, so the
+// loops are generated once rather than typed out per kernel.
+//
+// Run with: go generate ./internal/vec
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+var out bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(name string)            { fmt.Fprintf(&out, "%s:\n", name) }
+
+// Fixed registers of every kernel. Y15 holds the partial vector's lane
+// mask; the bodies use Y0..Y14.
+const (
+	rows   = "CX"  // rows left
+	rowLen = "DX"  // m
+	stride = "BX"  // ld in bytes
+	offset = "R9"  // byte offset inside the row
+	left   = "R10" // floats of the row left
+	mask   = "Y15"
+)
+
+// ptrRegs hold the operands' row starts, in the order of kernel.ptrs, and
+// nextRegs the next rows' (for the prefetches; R11 and R12 are free again
+// for the partial vector's mask, after the last prefetch of the row).
+var (
+	ptrRegs  = []string{"SI", "DI", "R8"}
+	nextRegs = []string{"AX", "R11", "R12"}
+)
+
+func y(i int) string { return fmt.Sprintf("Y%d", i) }
+
+// vecOp is how a body reaches memory: load or store one vector of operand
+// ptr at byte offset off from the current position, masked in the partial
+// vector (masked loads read zeros and never fault past the end).
+type vecOp struct {
+	k      *kernel
+	off    int
+	masked bool
+}
+
+func (o vecOp) addr(ptr string) string {
+	return fmt.Sprintf("%d(%s)(%s*1)", o.off, ptrRegs[o.k.ptrIndex(ptr)], offset)
+}
+
+func (o vecOp) load(ptr string, dst int) {
+	if o.masked {
+		p("VMASKMOVPS %s, %s, %s", o.addr(ptr), mask, y(dst))
+		return
+	}
+	p("VMOVUPS %s, %s", o.addr(ptr), y(dst))
+}
+
+func (o vecOp) store(src int, ptr string) {
+	if o.masked {
+		p("VMASKMOVPS %s, %s, %s", y(src), mask, o.addr(ptr))
+		return
+	}
+	p("VMOVUPS %s, %s", y(src), o.addr(ptr))
+}
+
+// kernel describes one generated function.
+type kernel struct {
+	name    string
+	ptrs    []string       // pointer arguments, first in the signature
+	scalars map[string]int // float32 arguments after n, m, ld, and the register each is broadcast to
+	order   []string       // the scalars in signature order
+	unroll  int            // vectors per iteration of the main loop
+	// reduce: the kernel returns two float64 sums, accumulated per row in
+	// float32 registers acc[0] (unroll of them from there) and acc[1], and
+	// folded at the end of each row into float64 registers wide[0], wide[1].
+	reduce    bool
+	acc, wide [2]int
+	// prefetch: the main loop prefetches the same columns of the next row.
+	// The rows of a channel are short runs (a page or less) a plane apart,
+	// and the hardware prefetchers, which follow a stream within a page,
+	// start afresh at every row; this keeps the next row coming while the
+	// current one is worked on (30% faster on 32x32 and 16x16 planes).
+	prefetch    bool
+	zero        int // register set to zero at entry, or -1
+	body        func(o vecOp, v int)
+	description string
+}
+
+func (k *kernel) ptrIndex(name string) int {
+	for i, n := range k.ptrs {
+		if n == name {
+			return i
+		}
+	}
+	panic("no pointer " + name + " in " + k.name)
+}
+
+// frame returns the Go declaration of the kernel (for the comment), the
+// offsets of its arguments and results as the Go ABI0 lays them out, and
+// the size of them all.
+func (k *kernel) frame() (decl string, argOff map[string]int, size int) {
+	argOff = map[string]int{}
+	var params []string
+	off := 0
+	for _, n := range k.ptrs {
+		argOff[n] = off
+		off += 8
+	}
+	params = append(params, strings.Join(k.ptrs, ", ")+" *float32")
+	for _, n := range []string{"n", "m", "ld"} {
+		argOff[n] = off
+		off += 8
+	}
+	params = append(params, "n, m, ld int")
+	if len(k.order) > 0 {
+		for _, n := range k.order {
+			argOff[n] = off
+			off += 4
+		}
+		params = append(params, strings.Join(k.order, ", ")+" float32")
+	}
+	decl = fmt.Sprintf("func %s(%s)", k.name, strings.Join(params, ", "))
+	if k.reduce {
+		off = (off + 7) &^ 7
+		argOff["sumA"], argOff["sumB"] = off, off+8
+		off += 16
+		decl += " (sumA, sumB float64)"
+	}
+	return decl, argOff, off
+}
+
+func (k *kernel) emit() {
+	decl, argOff, size := k.frame()
+	fmt.Fprintf(&out, "// %s\n//\n// %s\n", decl, k.description)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, size)
+	for i, n := range k.ptrs {
+		p("MOVQ %s+%d(FP), %s", n, argOff[n], ptrRegs[i])
+	}
+	p("MOVQ n+%d(FP), %s", argOff["n"], rows)
+	p("MOVQ m+%d(FP), %s", argOff["m"], rowLen)
+	p("MOVQ ld+%d(FP), %s", argOff["ld"], stride)
+	p("SHLQ $2, %s", stride)
+	for _, n := range k.order {
+		p("VBROADCASTSS %s+%d(FP), %s", n, argOff[n], y(k.scalars[n]))
+	}
+	if k.zero >= 0 {
+		p("VXORPS %s, %s, %s", y(k.zero), y(k.zero), y(k.zero))
+	}
+	if k.reduce {
+		for _, w := range k.wide {
+			p("VXORPD %s, %s, %s", y(w), y(w), y(w))
+		}
+	}
+	p("TESTQ %s, %s", rows, rows)
+	p("JEQ %s_done", k.name)
+	label(k.name + "_row")
+	if k.prefetch {
+		for i := range k.ptrs {
+			p("LEAQ (%s)(%s*1), %s", ptrRegs[i], stride, nextRegs[i])
+		}
+	}
+	if k.reduce {
+		for _, a := range k.acc {
+			for v := 0; v < k.unroll; v++ {
+				p("VXORPS %s, %s, %s", y(a+v), y(a+v), y(a+v))
+			}
+		}
+	}
+	p("XORQ %s, %s", offset, offset)
+	p("MOVQ %s, %s", rowLen, left)
+	step := 8 * k.unroll
+	label(k.name + "_loop")
+	p("CMPQ %s, $%d", left, step)
+	p("JLT %s_single", k.name)
+	for v := 0; v < k.unroll; v++ {
+		k.body(vecOp{k: k, off: 32 * v}, v)
+	}
+	if k.prefetch {
+		for i := range k.ptrs {
+			for line := 0; line < 32*k.unroll; line += 64 {
+				p("PREFETCHT0 %d(%s)(%s*1)", line, nextRegs[i], offset)
+			}
+		}
+	}
+	p("ADDQ $%d, %s", 4*step, offset)
+	p("SUBQ $%d, %s", step, left)
+	p("JMP %s_loop", k.name)
+	label(k.name + "_single")
+	p("CMPQ %s, $8", left)
+	p("JLT %s_partial", k.name)
+	k.body(vecOp{k: k}, 0)
+	p("ADDQ $32, %s", offset)
+	p("SUBQ $8, %s", left)
+	p("JMP %s_single", k.name)
+	label(k.name + "_partial")
+	p("TESTQ %s, %s", left, left)
+	p("JEQ %s_rowend", k.name)
+	// Lanes 0..left-1 on: the mask table's 8 ones end 4*left bytes
+	// before its 8 zeros start.
+	p("LEAQ tailmask<>+32(SB), R11")
+	p("MOVQ %s, R12", left)
+	p("SHLQ $2, R12")
+	p("SUBQ R12, R11")
+	p("VMOVDQU (R11), %s", mask)
+	k.body(vecOp{k: k, masked: true}, 0)
+	label(k.name + "_rowend")
+	if k.reduce {
+		// Fold the row's float32 sums into the float64 ones: 8 lanes to 4,
+		// widened. Register a+1, added in already, serves as the temporary.
+		for i, a := range k.acc {
+			for v := 1; v < k.unroll; v++ {
+				p("VADDPS %s, %s, %s", y(a+v), y(a), y(a))
+			}
+			p("VEXTRACTF128 $1, %s, X%d", y(a), a+1)
+			p("VADDPS X%d, X%d, X%d", a+1, a, a)
+			p("VCVTPS2PD X%d, %s", a, y(a+1))
+			p("VADDPD %s, %s, %s", y(a+1), y(k.wide[i]), y(k.wide[i]))
+		}
+	}
+	for i := range k.ptrs {
+		p("ADDQ %s, %s", stride, ptrRegs[i])
+	}
+	p("DECQ %s", rows)
+	p("JNZ %s_row", k.name)
+	label(k.name + "_done")
+	if k.reduce {
+		for i, w := range k.wide {
+			p("VEXTRACTF128 $1, %s, X0", y(w))
+			p("VADDPD X0, X%d, X0", w)
+			p("VHADDPD X0, X0, X0")
+			name := []string{"sumA", "sumB"}[i]
+			p("VMOVSD X0, %s+%d(FP)", name, argOff[name]) // VEX: no SSE/AVX transition
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// relu sets r = max(r, 0) as Go's max does: a NaN stays NaN (VMAXPS returns
+// its second source when either is NaN) and -0 becomes +0 (-0 + +0 = +0).
+func relu(r, zero int) {
+	p("VMAXPS %s, %s, %s", y(r), y(zero), y(r))
+	p("VADDPS %s, %s, %s", y(zero), y(r), y(r))
+}
+
+// gate sets r to dy masked where the fused ReLU of the forward pass output
+// zero: t = x*scale + shift as Affine computes it, and the ReLU passed the
+// gradient unless t <= 0 (so a NaN passes, as through max(t, 0)).
+func gate(o vecOp, x, r, scale, shift, zero, tmp int) {
+	p("VMULPS %s, %s, %s", y(scale), y(x), y(r))
+	p("VADDPS %s, %s, %s", y(shift), y(r), y(r))
+	p("VCMPPS $0x16, %s, %s, %s", y(zero), y(r), y(r)) // NLE_UQ: !(t <= 0)
+	o.load("dy", tmp)
+	p("VANDPS %s, %s, %s", y(tmp), y(r), y(r))
+}
+
+func kernels() []*kernel {
+	var ks []*kernel
+	// Moments: Y0-3 sums of d, Y4-7 sums of d^2, Y8-11 d, Y12/13 float64.
+	ks = append(ks, &kernel{
+		name: "momentsAVX2", ptrs: []string{"x"}, order: []string{"shift"}, scalars: map[string]int{"shift": 14},
+		unroll: 4, reduce: true, acc: [2]int{0, 4}, wide: [2]int{12, 13}, zero: -1, prefetch: true,
+		description: "sumA = sum(d), sumB = sum(d*d), d = x - shift, over n rows of m floats ld apart.",
+		body: func(o vecOp, v int) {
+			d := 8 + v
+			o.load("x", d)
+			p("VSUBPS Y14, %s, %s", y(d), y(d))
+			if o.masked {
+				p("VANDPS %s, %s, %s", mask, y(d), y(d)) // lanes past the end: 0, not -shift
+			}
+			p("VADDPS %s, %s, %s", y(d), y(v), y(v))
+			p("VFMADD231PS %s, %s, %s", y(d), y(d), y(4+v))
+		},
+	})
+	// Affine: Y0-3 values, Y12 scale, Y13 shift, Y14 zero.
+	for _, withReLU := range []bool{false, true} {
+		name, desc := "affineAVX2", "dst = x*scale + shift (the product rounded), over n rows of m floats ld apart."
+		if withReLU {
+			name, desc = "affineReLUAVX2", "dst = max(x*scale + shift, 0), as affineAVX2 then Go's max."
+		}
+		ks = append(ks, &kernel{
+			name: name, ptrs: []string{"dst", "x"}, order: []string{"scale", "shift"}, scalars: map[string]int{"scale": 12, "shift": 13},
+			unroll: 4, zero: 14, prefetch: true, description: desc,
+			body: func(o vecOp, v int) {
+				o.load("x", v)
+				p("VMULPS Y12, %s, %s", y(v), y(v))
+				p("VADDPS Y13, %s, %s", y(v), y(v))
+				if withReLU {
+					relu(v, 14)
+				}
+				o.store(v, "dst")
+			},
+		})
+	}
+	// Gradient sums: Y0-1 sums of g, Y2-3 of g*(x-center), Y4-7 x and g
+	// of each vector, Y8/9 float64, Y10 scale, Y11 shift, Y12 center, Y13
+	// zero, Y14 a temporary.
+	for _, withReLU := range []bool{false, true} {
+		name, desc := "gradSumsAVX2", "sumA = sum(dy), sumB = sum(dy*(x-center)), over n rows of m floats ld apart."
+		if withReLU {
+			name, desc = "gradSumsReLUAVX2", "gradSumsAVX2 with dy zeroed where x*scale + shift <= 0 (the forward ReLU's zeros)."
+		}
+		k := &kernel{
+			name: name, ptrs: []string{"dy", "x"}, order: []string{"center"}, scalars: map[string]int{"center": 12},
+			unroll: 2, reduce: true, acc: [2]int{0, 2}, wide: [2]int{8, 9}, zero: -1, prefetch: true, description: desc,
+			body: func(o vecOp, v int) {
+				x, g := 4+2*v, 5+2*v
+				o.load("x", x)
+				if withReLU {
+					gate(o, x, g, 10, 11, 13, 14) // one temporary serves both vectors: it dies inside gate
+				} else {
+					o.load("dy", g)
+				}
+				p("VSUBPS Y12, %s, %s", y(x), y(x))
+				p("VADDPS %s, %s, %s", y(g), y(v), y(v))
+				p("VFMADD231PS %s, %s, %s", y(g), y(x), y(2+v))
+			},
+		}
+		if withReLU {
+			k.order = []string{"scale", "shift", "center"}
+			k.scalars = map[string]int{"scale": 10, "shift": 11, "center": 12}
+			k.zero = 13
+		}
+		ks = append(ks, k)
+	}
+	// Input gradient: per vector x, g and a temporary in Y(3v)..Y(3v+2);
+	// Y6 scale, Y7 shift, Y8 k, Y9 c1, Y10 center, Y11 c0, Y12 zero.
+	for _, withReLU := range []bool{false, true} {
+		name, desc := "gradInputAVX2", "dx = k*dy + c1*(x-center) + c0, each product rounded, summed left to right."
+		if withReLU {
+			name, desc = "gradInputReLUAVX2", "gradInputAVX2 with dy zeroed where x*scale + shift <= 0 (the forward ReLU's zeros)."
+		}
+		k := &kernel{
+			name: name, ptrs: []string{"dx", "dy", "x"}, order: []string{"k", "c1", "center", "c0"},
+			scalars: map[string]int{"k": 8, "c1": 9, "center": 10, "c0": 11},
+			unroll:  2, zero: -1, prefetch: true, description: desc,
+			body: func(o vecOp, v int) {
+				x, g, t := 3*v, 3*v+1, 3*v+2
+				o.load("x", x)
+				if withReLU {
+					gate(o, x, g, 6, 7, 12, t)
+				} else {
+					o.load("dy", g)
+				}
+				p("VMULPS Y8, %s, %s", y(g), y(g))
+				p("VSUBPS Y10, %s, %s", y(x), y(x))
+				p("VMULPS Y9, %s, %s", y(x), y(x))
+				p("VADDPS %s, %s, %s", y(x), y(g), y(g))
+				p("VADDPS Y11, %s, %s", y(g), y(g))
+				o.store(g, "dx")
+			},
+		}
+		if withReLU {
+			k.order = []string{"scale", "shift", "k", "c1", "center", "c0"}
+			k.scalars["scale"], k.scalars["shift"] = 6, 7
+			k.zero = 12
+		}
+		ks = append(ks, k)
+	}
+	// ReLU, residual add + ReLU, ReLU gradient: flat, one row (a stream
+	// the hardware prefetchers follow). Y0-3 values, Y4-7 second operands,
+	// Y14 zero.
+	ks = append(ks, &kernel{
+		name: "reluAVX2", ptrs: []string{"dst", "a"}, unroll: 4, zero: 14,
+		description: "dst = max(a, 0), Go's max.",
+		body: func(o vecOp, v int) {
+			o.load("a", v)
+			relu(v, 14)
+			o.store(v, "dst")
+		},
+	})
+	ks = append(ks, &kernel{
+		name: "addReLUAVX2", ptrs: []string{"dst", "a", "b"}, unroll: 4, zero: 14,
+		description: "dst = max(a + b, 0), Go's max.",
+		body: func(o vecOp, v int) {
+			o.load("a", v)
+			o.load("b", 4+v)
+			p("VADDPS %s, %s, %s", y(4+v), y(v), y(v))
+			relu(v, 14)
+			o.store(v, "dst")
+		},
+	})
+	ks = append(ks, &kernel{
+		name: "keepPositiveAVX2", ptrs: []string{"dst", "y", "dy"}, unroll: 4, zero: 14,
+		description: "dst = dy & positiveMask(y): the sign of -bits(y), as an int32, spread over the lane.",
+		body: func(o vecOp, v int) {
+			o.load("y", v)
+			o.load("dy", 4+v)
+			p("VPSUBD %s, Y14, %s", y(v), y(v))
+			p("VPSRAD $31, %s, %s", y(v), y(v))
+			p("VANDPS %s, %s, %s", y(4+v), y(v), y(v))
+			o.store(v, "dst")
+		},
+	})
+	return ks
+}
+
+func main() {
+	out.WriteString("// Code generated by gen_kernels.go; DO NOT EDIT.\n\n")
+	out.WriteString("//go:build amd64 && !purego\n\n")
+	out.WriteString("#include \"textflag.h\"\n\n")
+	// tailmask: 8 lanes on, 8 off; a window of 8 starting at lane 8-r has
+	// the first r on.
+	for i := 0; i < 16; i++ {
+		v := "0xffffffff"
+		if i >= 8 {
+			v = "0x00000000"
+		}
+		fmt.Fprintf(&out, "DATA tailmask<>+%d(SB)/4, $%s\n", 4*i, v)
+	}
+	out.WriteString("GLOBL tailmask<>(SB), RODATA|NOPTR, $64\n\n")
+	for _, k := range kernels() {
+		k.emit()
+	}
+	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
+		panic(err)
+	}
+}
