@@ -27,7 +27,10 @@ func (g *convGeom) String() string {
 }
 
 // convOp convolves x (N,Cin,H,W) with w (Cout,Cin,kh,kw) into (N,Cout,Ho,Wo)
-// straight in NCHW: per image, out = W (Cout, Cin*kh*kw) x im2col(x).
+// straight in NCHW. The ResNets' 3x3 shapes (stride 1 with "same" padding,
+// stride 2 with padding 1) in float32 are one indirect product per chunk of
+// images (conv_shifted.go); the rest, per image, out = W (Cout, Cin*kh*kw)
+// x im2col(x).
 type convOp struct {
 	opBase
 	geom convGeom
