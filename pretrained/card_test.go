@@ -74,8 +74,11 @@ func TestModelCards(t *testing.T) {
 			}
 			continue
 		}
-		if got, err := os.ReadFile(card); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s is not its template filled with the shipped %s weights' numbers (%v); write it with go test ./pretrained -run TestModelCards -update", card, e.Model, err)
+		got, err := os.ReadFile(card)
+		if err != nil {
+			t.Errorf("%v: write it with go test ./pretrained -run TestModelCards -update", err)
+		} else if !bytes.Equal(got, want) {
+			t.Errorf("%s is not its template filled with the shipped %s weights' numbers: %s; write it with go test ./pretrained -run TestModelCards -update", card, e.Model, firstDiff(got, want))
 		}
 	}
 	for _, name := range pretrained.Models() {
@@ -144,6 +147,24 @@ func renderCard(t *testing.T, root, tmpl string, e pretrained.Entry) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// firstDiff describes the first line where got and want differ.
+func firstDiff(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := range max(len(g), len(w)) {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d is %q, want %q", i+1, a, b)
+		}
+	}
+	return "they differ"
 }
 
 // deref reads a float64 or a *float64 (a Point's optional fields).
