@@ -157,6 +157,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// modelOptions are the options of the model c trains.
+func (c Config) modelOptions() models.Options {
+	return models.Options{Seed: c.Seed, ZeroInitResidual: c.ZeroInitResidual}
+}
+
 // WarmupEnabled reports whether the run starts with the warm-up.
 func (c Config) WarmupEnabled() bool {
 	switch c.Warmup {

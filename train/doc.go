@@ -41,6 +41,9 @@
 // the process: a second process is refused, not interleaved. [Trainer.Hooks]
 // let a caller act after each evaluation or checkpoint and at the end
 // (experiment.Hooks draws curves.png and makes the Figure 7 analysis).
+// [ReadSnapshot] reads a run's model at its latest checkpoint, finished or
+// not, without the optimizer's state; [SaveWeights] writes weights as a
+// finished run writes weights.safetensors.
 //
 // # Checkpoints and determinism
 //

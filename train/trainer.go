@@ -332,7 +332,7 @@ func newTrainer(cfg Config, ds *cifar10.Dataset, dir string, out Output) (*Train
 	if t.stats, err = cifar10.ComputeStats(t.train, cfg.Normalization); err != nil {
 		return nil, err
 	}
-	t.model, err = models.New(cfg.Model, models.Options{Seed: cfg.Seed, ZeroInitResidual: cfg.ZeroInitResidual})
+	t.model, err = models.New(cfg.Model, cfg.modelOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -730,13 +730,7 @@ func (t *Trainer) finish() (*Result, error) {
 	if math.IsInf(r.BestTestErr, 1) {
 		r.BestTestErr = r.FinalTestErr
 	}
-	// The input normalization goes with the weights, so that evaluation and
-	// prediction preprocess as training did (weights.InputNormalization).
-	md, err := weights.NormalizationMetadata(t.stats)
-	if err != nil {
-		return nil, err
-	}
-	if err := weights.Save(filepath.Join(t.dir, WeightsFile), t.model, md); err != nil {
+	if err := SaveWeights(filepath.Join(t.dir, WeightsFile), t.model, t.stats, nil); err != nil {
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")

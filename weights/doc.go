@@ -15,8 +15,10 @@
 // strictly by default, listing every missing, unexpected, misshapen or
 // wrongly typed tensor when the file does not fit, and refusing NaN and
 // infinite values; InitFrom is the fine-tuning load that skips a classifier
-// of another width; LoadModel builds the model a file describes. LoadState
-// and Encode work on any layers.State, for networks built by hand.
+// of another width; LoadModel builds the model a file describes, and
+// DecodeModel the model of a file already in memory (an embedded one, as
+// package pretrained's). LoadState and Encode work on any layers.State, for
+// networks built by hand.
 //
 // InputNormalization is the one rule by which evaluation and prediction
 // read the input normalization from a file's metadata, as cifar10.Stats;

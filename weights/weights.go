@@ -257,6 +257,11 @@ func load(path string, m *models.Model, opts LoadOptions, fineTune bool) (*Repor
 	if err != nil {
 		return nil, errors.WithMessage(err, "weights")
 	}
+	return loadFile(path, f, m, opts, fineTune)
+}
+
+// loadFile is load of a file already read; source names it in errors.
+func loadFile(source string, f *safetensors.File, m *models.Model, opts LoadOptions, fineTune bool) (*Report, error) {
 	if e, ok := m.State().Get("fc.weight"); ok && fineTune {
 		if t, ok := f.Get("fc.weight"); ok && !slices.Equal(t.Shape, []int(e.Value.Shape())) {
 			opts.SkipPrefixes = append(append([]string(nil), opts.SkipPrefixes...), "fc.")
@@ -264,11 +269,11 @@ func load(path string, m *models.Model, opts LoadOptions, fineTune bool) (*Repor
 	}
 	r, err := LoadState(m.State(), f, opts)
 	if me, ok := err.(*MismatchError); ok {
-		me.Source, me.Model = path, m.Name()
+		me.Source, me.Model = source, m.Name()
 		return nil, me
 	}
 	if err != nil {
-		return nil, errors.WithMessagef(err, "weights: load %s into %s", path, m.Name())
+		return nil, errors.WithMessagef(err, "weights: load %s into %s", source, m.Name())
 	}
 	return r, nil
 }
@@ -278,24 +283,31 @@ func load(path string, m *models.Model, opts LoadOptions, fineTune bool) (*Repor
 // Fields of opts that are set win over the metadata; Dtype defaults to
 // float32 whatever the file holds.
 func LoadModel(path string, opts models.Options) (*models.Model, *Report, error) {
-	md, err := ReadMetadata(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, errors.WithMessage(err, "weights")
 	}
+	return DecodeModel(path, f, opts)
+}
+
+// DecodeModel is LoadModel of a file already read (from memory, an
+// embedded file system, a network); source names it in errors.
+func DecodeModel(source string, f *safetensors.File, opts models.Options) (*models.Model, *Report, error) {
+	md := f.Metadata
 	name := md[KeyModel]
 	if name == "" {
-		return nil, nil, errors.Errorf("weights: %s has no %q metadata; build the model with models.New and use Load", path, KeyModel)
+		return nil, nil, errors.Errorf("weights: %s has no %q metadata; build the model with models.New and use Load", source, KeyModel)
 	}
 	if opts.NumClasses == 0 && md[KeyNumClasses] != "" {
 		n, err := strconv.Atoi(md[KeyNumClasses])
 		if err != nil || n <= 0 {
-			return nil, nil, errors.Errorf("weights: %s: bad %s %q", path, KeyNumClasses, md[KeyNumClasses])
+			return nil, nil, errors.Errorf("weights: %s: bad %s %q", source, KeyNumClasses, md[KeyNumClasses])
 		}
 		opts.NumClasses = n
 	}
 	if s := md[KeyShortcut]; opts.Shortcut == 0 && s != "" {
 		if s != "A" && s != "B" {
-			return nil, nil, errors.Errorf("weights: %s: bad %s %q, want A or B", path, KeyShortcut, s)
+			return nil, nil, errors.Errorf("weights: %s: bad %s %q, want A or B", source, KeyShortcut, s)
 		}
 		opts.Shortcut = blocks.Shortcut(s[0])
 	}
@@ -304,9 +316,9 @@ func LoadModel(path string, opts models.Options) (*models.Model, *Report, error)
 	}
 	m, err := models.New(name, opts)
 	if err != nil {
-		return nil, nil, errors.WithMessagef(err, "weights: %s", path)
+		return nil, nil, errors.WithMessagef(err, "weights: %s", source)
 	}
-	r, err := Load(path, m, LoadOptions{})
+	r, err := loadFile(source, f, m, LoadOptions{}, false)
 	if err != nil {
 		return nil, nil, err
 	}

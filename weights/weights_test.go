@@ -408,6 +408,23 @@ func TestLoadModelAndMetadata(t *testing.T) {
 		if _, err := Load(p, m, LoadOptions{}); err == nil || !strings.Contains(err.Error(), filepath.Base(p)) {
 			t.Errorf("Load(%s): %v", p, err)
 		}
+		if _, _, err := LoadModel(p, models.Options{}); err == nil || !strings.Contains(err.Error(), filepath.Base(p)) {
+			t.Errorf("LoadModel(%s): %v", p, err)
+		}
+	}
+	// DecodeModel: the same from memory, errors naming the source given.
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err := DecodeModel("memory", f, models.Options{}); err != nil || m.Name() != "resnet32" {
+		t.Errorf("DecodeModel: %v", err)
+	} else {
+		bitsEqual(t, "DecodeModel", src.State(), m.State())
+	}
+	f.Tensors = f.Tensors[1:]
+	if _, _, err := DecodeModel("memory", f, models.Options{}); err == nil || !strings.Contains(err.Error(), "memory does not fit model resnet32") {
+		t.Errorf("DecodeModel of a file short of a tensor: %v", err)
 	}
 	// No metadata: empty map; LoadModel needs the model name.
 	bare := saveFile(t, &safetensors.File{Tensors: []safetensors.Tensor{safetensors.FromFloat32("x", []int{1}, []float32{1})}})

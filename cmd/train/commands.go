@@ -47,7 +47,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{runCmd, resumeCmd, sweepCmd, gatherCmd, compareCmd, evalCmd, predictCmd, summaryCmd, dataCmd, versionCmd, helpCmd}
+	commands = []*command{runCmd, resumeCmd, sweepCmd, gatherCmd, compareCmd, evalCmd, predictCmd, exportCmd, summaryCmd, dataCmd, versionCmd, helpCmd}
 }
 
 // lookup returns the command called name, or nil.

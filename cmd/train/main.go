@@ -9,8 +9,9 @@
 //	train sweep [flags] PRESET            several runs, then the paper's Figure 6
 //	train gather DIR                      summarize a sweep made by several jobs
 //	train compare [flags] OURS THEIRS     two sides' sweeps side by side
-//	train eval -weights FILE [flags]      test loss and error of a weights file
-//	train predict -weights FILE IMAGE...  top-5 classes of images
+//	train eval [-weights FILE] [flags]    test loss and error of weights
+//	train predict [flags] IMAGE...        top-5 classes of images
+//	train export -out FILE RUN_DIR        a finished run's weights, to ship or share
 //	train summary [-model M] [-dot FILE]  layers, parameters and MACs
 //	train data [-data PATH] [-download]   fetch (when missing) and check CIFAR-10
 //	train version                         module, Go and VCS versions
@@ -24,6 +25,9 @@
 //	go run ./cmd/train sweep fig6-quick                 # plain/ResNet 20 and 56, about an hour at PyTorch speed
 //	train sweep fig6 -shard 3/9 -out /sweeps/fig6       # one of nine cluster jobs (deploy/)
 //	go run ./cmd/train summary -model resnet56 -dot resnet56.dot
+//
+// Eval and predict use the weights shipped with the zoo (package
+// pretrained) for -model when -weights is not given.
 //
 // Flags may come before or after the positional arguments; "--" ends
 // them. Every hyper-parameter is a flag whose default is the paper's value

@@ -224,7 +224,7 @@ var refused = map[string]string{
 	"model": "resnet21", "schedule": "linear", "warmup": "maybe", "norm": "zscore", "milestones": "10,5",
 	"iters": "0", "batch": "0", "lr": "-1", "momentum": "1", "wd": "-1", "gamma": "0", "warmup-lr": "0", "warmup-err": "2",
 	"train-limit": "-1", "eval-limit": "-1", "eval-every": "-1", "eval-batch": "0", "log-every": "0", "ckpt-every": "-1",
-	"workers": "-1", "epochs": "-1", "models": "resnet32", "names": "one", "shard": "9/9", "max-pixels": "0",
+	"workers": "-1", "epochs": "-1", "models": "resnet32", "names": "one", "shard": "9/9", "max-pixels": "0", "commit": "HEAD",
 }
 
 // judgedWhenRun are the flags any value of which parses; what they name is
@@ -241,7 +241,7 @@ func TestBadFlagValues(t *testing.T) {
 	w, img := tinyWeights(t)
 	base := map[string][]string{
 		"resume": {"DIR"}, "sweep": {"fig6-quick"}, "compare": {"a", "b"},
-		"eval": {"-weights", w}, "predict": {"-weights", w, img},
+		"eval": {"-weights", w}, "predict": {"-weights", w, img}, "export": {"DIR", "-out", "x.safetensors"},
 	}
 	// The fields any value of which Validate accepts.
 	anyValid := []string{"Seed", "ZeroInitResidual", "InitNonStrict", "Val", "Analyze"}

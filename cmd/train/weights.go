@@ -12,12 +12,14 @@ import (
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
 	"github.com/gorgonia-zoo/resnet/models"
 	"github.com/gorgonia-zoo/resnet/predict"
+	"github.com/gorgonia-zoo/resnet/pretrained"
 	"github.com/gorgonia-zoo/resnet/train"
 	"github.com/gorgonia-zoo/resnet/weights"
 	"github.com/pkg/errors"
 )
 
-// weightsFlags are the flags of the commands that load a weights file.
+// weightsFlags are the flags of the commands that load weights: a file,
+// or the weights shipped with the zoo (package pretrained).
 type weightsFlags struct {
 	path   string
 	model  string
@@ -25,29 +27,59 @@ type weightsFlags struct {
 	fs     *flag.FlagSet
 }
 
+// shipped says which models have shipped weights, for help and errors.
+func shipped() string {
+	if names := pretrained.Models(); len(names) > 0 {
+		return "shipped: " + strings.Join(names, ", ")
+	}
+	return "none shipped yet"
+}
+
 // bindWeights registers -weights, -model and -strict on fs.
 func bindWeights(fs *flag.FlagSet) *weightsFlags {
 	w := &weightsFlags{fs: fs}
-	fs.StringVar(&w.path, "weights", "", "weights `FILE` (safetensors, torchvision names)")
-	fs.StringVar(&w.model, "model", "resnet20", "the `name` of the zoo model of a weights file without \"model\" metadata: "+strings.Join(models.Names(), ", "))
-	fs.BoolVar(&w.strict, "strict", true, "fail on any missing, extra or misshapen tensor (false: load what matches and report the rest)")
+	fs.StringVar(&w.path, "weights", "", "weights `FILE` (safetensors, torchvision names); default: the weights shipped with the zoo for -model ("+shipped()+")")
+	fs.StringVar(&w.model, "model", "resnet20", "the `name` of the zoo model whose shipped weights to use without -weights, or of a weights file without \"model\" metadata: "+strings.Join(models.Names(), ", "))
+	fs.BoolVar(&w.strict, "strict", true, "fail on any missing, extra or misshapen tensor of -weights (false: load what matches and report the rest)")
 	return w
 }
 
-// check reports a missing -weights or an unknown -model.
+// check reports an unknown -model, or a missing -weights for a model
+// without shipped weights.
 func (w *weightsFlags) check() error {
-	if w.path == "" {
-		return errors.New("missing -weights FILE")
-	}
 	if !slices.Contains(models.Names(), w.model) {
 		return errors.Errorf("-model %s: want one of %s", w.model, strings.Join(models.Names(), ", "))
+	}
+	if w.path == "" && !slices.Contains(pretrained.Models(), w.model) {
+		return errors.Errorf("%s has no shipped weights (%s): pass -weights FILE", w.model, shipped())
 	}
 	return nil
 }
 
+// source names the weights in messages: the -weights file, or the
+// shipped file of -model.
+func (w *weightsFlags) source() string {
+	if w.path != "" {
+		return w.path
+	}
+	return "the shipped " + w.model + " weights"
+}
+
 // load builds the model a weights file describes (its "model" metadata),
-// or the -model one for files without it, and loads the file.
+// or the -model one for files without it, and loads the file; without
+// -weights, the model of -model with its shipped weights, which it names
+// on stderr.
 func (w *weightsFlags) load(stderr io.Writer) (*models.Model, map[string]string, error) {
+	if w.path == "" {
+		e, err := pretrained.Lookup(w.model)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(stderr, "%s: %s, %d iterations, test error %.2f%% on %d test images\n",
+			w.source(), e.Path, e.Iterations, 100*e.TestError, e.TestImages)
+		m, err := e.Load()
+		return m, e.Metadata, err
+	}
 	md, err := weights.ReadMetadata(w.path)
 	if err != nil {
 		return nil, nil, errors.WithMessage(err, "-weights")
@@ -83,7 +115,9 @@ var evalCmd = &command{
 	long: `Eval measures the CIFAR-10 test loss and error of a CIFAR model's weights
 (a run's weights.safetensors, or weights converted from PyTorch), with batch
 norm in evaluation mode and the normalization recorded in the file; only for
-a file that records none does -norm choose (statistics of the training set).`,
+a file that records none does -norm choose (statistics of the training set).
+Without -weights it measures the weights shipped with the zoo for -model
+(` + shipped() + `).`,
 	example: `train eval -weights runs/resnet20-20261127-081500/weights.safetensors
 train eval -weights resnet20.safetensors -eval-limit 1000 -data cifar-10-binary.tar.gz`,
 	setup: setupEval,
@@ -129,17 +163,24 @@ func evaluate(ctx context.Context, e env, w *weightsFlags, flags train.Config, d
 	if flags.EvalLimit > 0 && flags.EvalLimit < test.Len() {
 		test = test.Head(flags.EvalLimit)
 	}
-	inf, err := models.NewInference(m, min(200, test.Len()))
-	if err != nil {
-		return err
-	}
-	defer inf.Close()
-	loss, errRate, err := train.Evaluate(inf, test, stats, 0)
+	loss, errRate, err := testScore(m, test, stats)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s on %d test images (%s normalization): test loss %.4f, test error %.2f%%\n", m.Name(), test.Len(), stats.Normalization, loss, 100*errRate)
 	return nil
+}
+
+// testScore is eval's measure, which export records: the mean
+// cross-entropy and the error rate of m, batch norm in evaluation mode, on
+// the images of test normalized with stats.
+func testScore(m *models.Model, test *cifar10.Set, stats cifar10.Stats) (loss, errRate float64, err error) {
+	inf, err := models.NewInference(m, min(200, test.Len()))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer inf.Close()
+	return train.Evaluate(inf, test, stats, 0)
 }
 
 var predictCmd = &command{
@@ -149,11 +190,13 @@ var predictCmd = &command{
 CIFAR models take 32x32 images normalized as recorded in the weights file,
 ImageNet models get torchvision's evaluation transform. It prints the five
 most probable classes of each image, or with -json one JSON object per image.
-The normalization is the one the weights file records; only for a file that
-records none does -norm choose: for a CIFAR model the statistics of the
-CIFAR-10 training set (read from -data), for an ImageNet model per-channel,
-ImageNet's mean and std. Images are checked from their headers before they
-are decoded: PNG or JPEG, at most -max-pixels.`,
+Without -weights it uses the weights shipped with the zoo for -model
+(` + shipped() + `), and names them on stderr. The normalization is the one
+the weights record; only for a file that records none does -norm choose: for
+a CIFAR model the statistics of the CIFAR-10 training set (read from -data),
+for an ImageNet model per-channel, ImageNet's mean and std. Images are
+checked from their headers before they are decoded: PNG or JPEG, at most
+-max-pixels.`,
 	example: `train predict -weights resnet50.safetensors cat.jpg dog.png
 train predict -weights runs/resnet20-20261127-081500/weights.safetensors -json plane.png`,
 	setup: setupPredict,
@@ -190,11 +233,11 @@ func setupPredict(fs *flag.FlagSet) func([]string) (action, error) {
 // for an ImageNet model, ImageNet's mean and std.
 func inputNormalization(w *weightsFlags, m *models.Model, md map[string]string, norm cifar10.Normalization, data func() (*cifar10.Dataset, error)) (cifar10.Stats, error) {
 	explicit := given(w.fs)["norm"]
-	stats, err := weights.InputNormalization(w.path, md)
+	stats, err := weights.InputNormalization(w.source(), md)
 	switch {
 	case err == nil:
 		if explicit && norm != stats.Normalization {
-			return stats, errors.Errorf("-norm %s: %s records %s normalization", norm, w.path, stats.Normalization)
+			return stats, errors.Errorf("-norm %s: %s records %s normalization", norm, w.source(), stats.Normalization)
 		}
 		return stats, nil
 	case !errors.Is(err, weights.ErrNoNormalization):
