@@ -167,15 +167,19 @@ func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 	}
 }
 
-// chunks runs fn over the images in chunks, split across the workers.
-func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) {
-	count := (images + l.chunk - 1) / l.chunk
-	parallel(count, func(worker, lo, hi int) {
-		for k := lo; k < hi; k++ {
-			first := k * l.chunk
-			fn(worker, first, min(l.chunk, images-first))
+// chunks runs fn over the images in chunks of at most l.chunk, the images
+// split evenly across the workers first and each worker's share into
+// chunks of nearly equal size, so that no worker waits on another's extra
+// chunk. It returns the number of workers that ran.
+func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) int {
+	parallel(images, func(worker, lo, hi int) {
+		count := (hi - lo + l.chunk - 1) / l.chunk
+		for k := 0; k < count; k++ {
+			first, last := lo+k*(hi-lo)/count, lo+(k+1)*(hi-lo)/count
+			fn(worker, first, last-first)
 		}
 	})
+	return min(workers(), images)
 }
 
 // Scratch slots of the shifted path: the tap offsets, the reordered
@@ -313,7 +317,7 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	for w := 0; w < workers(); w++ {
 		clear(workerSlot(&op.ws, w, 2, size))
 	}
-	l.chunks(d.n, func(worker, first, n int) {
+	used := l.chunks(d.n, func(worker, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		part := workerSlot(&op.ws, worker, 2, size)
@@ -325,7 +329,7 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 		gemm32.SgemmRowsSerial(true, d.co, k, l.span(n), 1, dyRuns, l.row, xpad, taps, 1, part, k)
 	})
 	copy(dw, workerSlot(&op.ws, 0, 2, size))
-	for wk := 1; wk < min(workers(), (d.n+l.chunk-1)/l.chunk); wk++ {
+	for wk := 1; wk < used; wk++ {
 		for j, v := range workerSlot(&op.ws, wk, 2, size) {
 			dw[j] += v
 		}
