@@ -2,7 +2,6 @@ package layers
 
 import (
 	"runtime"
-	"sync"
 
 	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
 	"gonum.org/v1/gonum/blas"
@@ -39,28 +38,6 @@ func gemm[T float](transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb 
 
 // workers is how many goroutines an op splits its work over.
 func workers() int { return runtime.GOMAXPROCS(0) }
-
-// parallel runs fn(worker, lo, hi) over n items split into contiguous chunks,
-// one per worker, and waits for all of them.
-func parallel(n int, fn func(worker, lo, hi int)) {
-	w := min(workers(), n)
-	if w <= 1 {
-		if n > 0 {
-			fn(0, 0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(w - 1)
-	for i := 1; i < w; i++ {
-		go func(i int) {
-			defer wg.Done()
-			fn(i, i*n/w, (i+1)*n/w)
-		}(i)
-	}
-	fn(0, 0, n/w)
-	wg.Wait()
-}
 
 // workspace keeps an op's buffers across steps so that the steady state
 // allocates nothing. Slots are numbered by the op.
