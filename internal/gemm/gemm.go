@@ -307,8 +307,14 @@ func (g *args) runOuter(ws *workspace) {
 				for jp := 0; jp < nPanels; jp++ {
 					j0 := jc + jp*nr
 					nw := min(nr, g.n-j0)
-					for i0 := ic; i0 < ic+mcur; i0 += mr {
-						mw := min(mr, g.m-i0)
+					for i0, mw := ic, 0; i0 < ic+mcur; i0 += mw {
+						mw = min(mr, g.m-i0)
+						if g.m-i0 == mr+2 && im.edge[4] != nil && im.edge[2] != nil {
+							// The last mr+2 rows (32 = 4*6 + 8 on AVX2) as two
+							// 4-row panels: the 2-row kernel has too few
+							// accumulators to hide the FMA latency.
+							mw = 4
+						}
 						// The kernels and the rows they compute.
 						kernel, rowsKernel, kr := im.outer, im.rows, mr
 						if mw < mr && im.edge[mw] != nil {
