@@ -305,9 +305,11 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 	})
 }
 
-// shiftedBackwardWeight computes dW (Cout, Cin*kh*kw): per chunk, dy in the
-// padded layout times the runs under every tap, transposed (long dot
-// products over the chunk), summed over chunks, then over workers.
+// shiftedBackwardWeight computes dW (Cout, Cin*kh*kw). Per chunk, the runs
+// under every tap, read in place from the padded input, times padded dy
+// transposed give dW^T: the runs are the product's rows, so only dy (Cout
+// rows, not Cin*kh*kw) is transposed into panels. The products are summed
+// over chunks, then over workers, transposing back.
 func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
 	k := d.c * l.kh * l.kw
@@ -320,18 +322,24 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	used := l.chunks(d.n, func(worker, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
-		part := workerSlot(&op.ws, worker, 2, size)
+		part := workerSlot(&op.ws, worker, 2, size) // dW^T
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
 		// dy in the chunk layout starts p rows and p columns into its
 		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]
-		gemm32.SgemmRowsSerial(true, d.co, k, l.span(n), 1, dyRuns, l.row, xpad, taps, 1, part, k)
+		gemm32.SgemmARowsSerial(true, k, d.co, l.span(n), 1, xpad, taps, dyRuns, l.row, 1, part, d.co)
 	})
-	copy(dw, workerSlot(&op.ws, 0, 2, size))
-	for wk := 1; wk < used; wk++ {
-		for j, v := range workerSlot(&op.ws, wk, 2, size) {
-			dw[j] += v
+	for co := 0; co < d.co; co++ {
+		row := dw[co*k : (co+1)*k]
+		for j := range row {
+			row[j] = 0
+		}
+		for wk := 0; wk < used; wk++ {
+			part := workerSlot(&op.ws, wk, 2, size)
+			for j := range row {
+				row[j] += part[j*d.co+co]
+			}
 		}
 	}
 }

@@ -15,7 +15,9 @@
 // products along the contiguous K of both operands, so B^T is not
 // transposed at all. SgemmRowsSerial takes B as rows at arbitrary offsets
 // (an indirect GEMM): twins of the outer kernels load each row's offset, so
-// a convolution multiplies by a padded image in place. Sgemm splits C into
+// a convolution multiplies by a padded image in place; SgemmARowsSerial takes
+// A that way (a weight gradient's runs), its kernel broadcasting from each
+// row where a packed panel would transpose them. Sgemm splits C into
 // column (or row) blocks for a pool of worker goroutines that spin briefly
 // before parking, since calls are short.
 package gemm
@@ -128,6 +130,43 @@ func sgemmRows(im *impl, transB bool, m, n, k int, alpha float32, a []float32, l
 	putWorkspace(ws)
 }
 
+// SgemmARowsSerial computes C = alpha*A*op(B) + beta*C on the calling
+// goroutine for an A given by its rows: row i of A is the k elements from
+// a[rows[i]]. As in SgemmRowsSerial the rows may lie anywhere and overlap:
+// the weight gradient of a convolution multiplies the runs of a padded
+// image under each kernel tap by the output gradient, transposed, reading
+// the runs in place. op(B) is k x n, B stored k x n or (transB) n x k with
+// row stride ldb; C is m x n with row stride ldc; beta == 0 means C is only
+// written. It panics if a stride is too small, a row of A runs past a or a
+// slice is too short.
+func SgemmARowsSerial(transB bool, m, n, k int, alpha float32, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmARows(active, transB, m, n, k, alpha, a, rows, b, ldb, beta, c, ldc)
+}
+
+func sgemmARows(im *impl, transB bool, m, n, k int, alpha float32, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkMatrix("B", transB, k, n, b, ldb)
+	checkMatrix("C", false, m, n, c, ldc)
+	if m < 0 || len(rows) < m {
+		panic(fmt.Sprintf("gemm: len(rows) = %d < %d", len(rows), m))
+	}
+	for i, r := range rows[:m] {
+		if r < 0 || k > 0 && r+k > len(a) {
+			panic(fmt.Sprintf("gemm: row %d of A, a[%d:%d], is outside len(a) = %d", i, r, r+k, len(a)))
+		}
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	g := args{im: im, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, aRows: rows, b: b, c: c, ldb: ldb, ldc: ldc}
+	ws := getWorkspace()
+	g.run(ws)
+	putWorkspace(ws)
+}
+
 // args holds one multiply; sub-multiplies for the parallel split are args too.
 type args struct {
 	im             *impl
@@ -137,6 +176,7 @@ type args struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	rows           []int // B's row offsets in b (SgemmRowsSerial); nil: rows ldb apart
+	aRows          []int // A's row offsets in a (SgemmARowsSerial); nil: rows lda apart
 }
 
 func sgemm(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -208,7 +248,7 @@ func (g *args) run(ws *workspace) {
 // M rows; the dot kernel's horizontal sums cost O(M*N) and are shared by the
 // K steps. Measured on Zen 4, the dot kernel wins from K >= 8*M.
 func (g *args) useDot() bool {
-	return g.im.dot != nil && g.rows == nil && !g.transA && g.transB && g.k >= max(dotMinK, 8*g.m) && g.m >= dotMR && g.n >= dotNR
+	return g.im.dot != nil && g.rows == nil && g.aRows == nil && !g.transA && g.transB && g.k >= max(dotMinK, 8*g.m) && g.m >= dotMR && g.n >= dotNR
 }
 
 // dotMinK is the shortest K for the dot kernel: below it the horizontal sums
@@ -288,8 +328,6 @@ func (g *args) runOuter(ws *workspace) {
 				}
 				dst := ws.packB[jp*nr*kc : (jp+1)*nr*kc]
 				switch {
-				case g.rows != nil && g.transB && nw == nr && im.packT16Rows != nil && kc >= 16:
-					packRowsTransposed(im, dst, nr, g.b, g.rows[j0:j0+nr], pc, kc)
 				case g.rows != nil:
 					packRows(dst, nr, g.transB, g.b, g.rows, pc, kc, j0, nw)
 				case !g.transB && nw == nr && im.pack != nil:
@@ -323,6 +361,11 @@ func (g *args) runOuter(ws *workspace) {
 						var ap *float32
 						var aRow, aK int
 						switch {
+						case g.aRows != nil && mw == mr && im.aRows != nil:
+							// read in place by the A-rows kernel below
+						case g.aRows != nil:
+							packARows(ws.packA, mr, g.a, g.aRows[i0:i0+mw], pc, kc)
+							ap, aRow, aK = &ws.packA[0], 1, mr
 						case mw < kr:
 							// Partial panel: zero-pad it so the kernel never reads past A.
 							if jp == 0 || !ws.edgeAValid {
@@ -340,7 +383,9 @@ func (g *args) runOuter(ws *workspace) {
 						if partial {
 							c, ldc, cBeta = &ws.tile[0], nr, 0
 						}
-						if rows := ws.bRows[jp]; rows != nil {
+						if ap == nil {
+							im.aRows(kc, &g.a[pc], &g.aRows[i0], ws.bPanel[jp], ws.bStride[jp], c, ldc, g.alpha, cBeta)
+						} else if rows := ws.bRows[jp]; rows != nil {
 							rowsKernel(kc, ap, aRow, aK, ws.bPanel[jp], rows, c, ldc, g.alpha, cBeta)
 						} else {
 							kernel(kc, ap, aRow, aK, ws.bPanel[jp], ws.bStride[jp], c, ldc, g.alpha, cBeta)
@@ -368,6 +413,20 @@ func packA(dst []float32, mr int, trans bool, a []float32, lda, i0, mw, pc, kc i
 			} else {
 				dst[p*mr+i] = a[(i0+i)*lda+pc+p]
 			}
+		}
+	}
+}
+
+// packARows is packA for A given by row offsets: the mw = len(rows) rows
+// at a[rows[i]], columns pc..pc+kc-1, zero-padding rows mw..mr-1.
+func packARows(dst []float32, mr int, a []float32, rows []int, pc, kc int) {
+	dst = dst[:mr*kc]
+	if len(rows) < mr {
+		clear(dst)
+	}
+	for i, r := range rows {
+		for p, v := range a[r+pc : r+pc+kc] {
+			dst[p*mr+i] = v
 		}
 	}
 }
@@ -413,20 +472,6 @@ func packRows(dst []float32, nr int, trans bool, b []float32, rows []int, pc, kc
 	for j, r := range rows[j0 : j0+nw] {
 		for p, v := range b[r+pc : r+pc+kc] {
 			dst[p*nr+j] = v
-		}
-	}
-}
-
-// packRowsTransposed is packBTransposed for the B^T rows at offsets rows
-// (one per column of the panel).
-func packRowsTransposed(im *impl, dst []float32, nr int, b []float32, rows []int, pc, kc int) {
-	blocks := kc / 16
-	for h := 0; h < nr; h += 16 {
-		im.packT16Rows(blocks, &b[pc], &rows[h], &dst[h])
-	}
-	for j, r := range rows {
-		for p := blocks * 16; p < kc; p++ {
-			dst[p*nr+j] = b[r+pc+p]
 		}
 	}
 }

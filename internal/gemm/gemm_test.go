@@ -318,28 +318,77 @@ func TestRowsMatchReference(t *testing.T) {
 				if transB {
 					count, length = sh.n, sh.k
 				}
-				span := 3*length + 2*count
-				b := make([]float32, span+length)
-				for j := range b {
-					b[j] = float32(math.NaN())
-				}
-				rows := make([]int, count)
-				dense := make([]float32, count*length) // B as an ordinary matrix
-				for r := range rows {
-					rows[r] = rng.IntN(span)
-					for j := 0; j < length; j++ {
-						if x := b[rows[r]+j]; x != x {
-							b[rows[r]+j] = rng.Float32()*2 - 1
-						}
-					}
-				}
-				for r, at := range rows {
-					copy(dense[r*length:(r+1)*length], b[at:at+length])
-				}
+				b, rows, dense := rowsOperand(rng, count, length)
 				sgemmRows(im, transB, s.m, s.n, s.k, s.alpha, a, lda, b, rows, s.beta, c, ldc)
 				check(t, im.name+"/rows", s, a, lda, dense, length, c0, c, ldc)
 			}
 		}
+	}
+}
+
+// rowsOperand returns count rows of length values at random, partly
+// overlapping offsets in x, the elements of x outside every row NaN (so
+// that a kernel that reads past a row spoils the result), and the same
+// rows as an ordinary count x length matrix.
+func rowsOperand(rng *rand.Rand, count, length int) (x []float32, rows []int, dense []float32) {
+	span := 3*length + 2*count
+	x = make([]float32, span+length)
+	for j := range x {
+		x[j] = float32(math.NaN())
+	}
+	rows = make([]int, count)
+	dense = make([]float32, count*length)
+	for r := range rows {
+		rows[r] = rng.IntN(span)
+		for j := 0; j < length; j++ {
+			if v := x[rows[r]+j]; v != v {
+				x[rows[r]+j] = rng.Float32()*2 - 1
+			}
+		}
+	}
+	for r, at := range rows {
+		copy(dense[r*length:(r+1)*length], x[at:at+length])
+	}
+	return x, rows, dense
+}
+
+// TestARowsMatchReference is TestRowsMatchReference for A given by rows
+// (SgemmARowsSerial), B stored k x n and n x k: the shapes of weight
+// gradients (m = Cin*9 rows of runs, n = Cout, long k) and the blocking
+// edges (partial row panels, partial B panels, K blocks).
+func TestARowsMatchReference(t *testing.T) {
+	shapes := []struct{ m, n, k int }{
+		{144, 16, 2244}, {288, 32, 600}, {576, 64, 300}, {27, 16, 4000}, {6, 16, 9},
+		{4, 17, 27}, {8, 33, 1}, {1, 1, 1}, {7, 15, 300}, {100, 70, 40}, {13, 48, 530},
+	}
+	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}}
+	for _, im := range usableImpls() {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for i, sh := range shapes {
+			for _, transB := range []bool{false, true} {
+				ab := scalars[i%len(scalars)]
+				s := shape{transB: transB, m: sh.m, n: sh.n, k: sh.k, alpha: ab[0], beta: ab[1], pad: i % 2 * 3}
+				_, _, b, ldb, c, ldc := operands(rng, s)
+				c0 := append([]float32(nil), c...)
+				a, rows, dense := rowsOperand(rng, sh.m, sh.k)
+				sgemmARows(im, transB, s.m, s.n, s.k, s.alpha, a, rows, b, ldb, s.beta, c, ldc)
+				check(t, im.name+"/arows", s, dense, sh.k, b, ldb, c0, c, ldc)
+			}
+		}
+	}
+}
+
+func TestARowsOutsideAPanics(t *testing.T) {
+	a, b, c := make([]float32, 10), make([]float32, 4), make([]float32, 4)
+	for _, rows := range [][]int{{0, 7}, {-1, 0}, {0}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("rows %v over len(a) = 8, 2 x 2: no panic", rows)
+				}
+			}()
+			SgemmARowsSerial(false, 2, 2, 2, 1, a[:8], rows, b, 2, 0, c, 2)
+		}()
 	}
 }
 

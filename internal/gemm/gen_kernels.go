@@ -106,20 +106,29 @@ func outerKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs [
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
 	label(name + "_epilogue")
+	storeC(name, reg, mr, vecs, alphaReg, betaReg, 64)
+}
+
+// storeC emits the end of an outer kernel: C (address in AX, row stride
+// in bytes in R12) = alpha*acc + beta*C, with alpha and beta at argOff and
+// argOff+4 in the argument frame.
+func storeC(name, reg string, mr, vecs, alphaReg, betaReg, argOff int) {
+	size := 4 * map[string]int{"Y": 8, "Z": 16}[reg]
+	acc := func(i, v int) string { return fmt.Sprintf("%s%d", reg, i*vecs+v) }
 	// alpha == 1 (the usual case) skips the scaling.
-	p("MOVL alpha+64(FP), R13")
+	p("MOVL alpha+%d(FP), R13", argOff)
 	p("CMPL R13, $0x3f800000")
 	p("JEQ %s_beta", name)
-	p("VBROADCASTSS alpha+64(FP), %s%d", reg, alphaReg)
+	p("VBROADCASTSS alpha+%d(FP), %s%d", argOff, reg, alphaReg)
 	for i := 0; i < mr*vecs; i++ {
 		p("VMULPS %s%d, %s%d, %s%d", reg, alphaReg, reg, i, reg, i)
 	}
 	label(name + "_beta")
 	// beta == ±0 must not read C at all: it may hold garbage or NaN.
-	p("MOVL beta+68(FP), R13")
+	p("MOVL beta+%d(FP), R13", argOff+4)
 	p("ANDL $0x7fffffff, R13")
 	p("JEQ %s_store", name)
-	p("VBROADCASTSS beta+68(FP), %s%d", reg, betaReg)
+	p("VBROADCASTSS beta+%d(FP), %s%d", argOff+4, reg, betaReg)
 	for i := 0; i < mr; i++ {
 		for v := 0; v < vecs; v++ {
 			p("VFMADD231PS %d(AX), %s%d, %s", v*size, reg, betaReg, acc(i, v))
@@ -139,6 +148,56 @@ func outerKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs [
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// aRowsKernel emits an outer kernel whose A is given by row offsets: row i
+// of A is the k values from a[aRows[i]], contiguous, as the runs of a padded
+// image under each tap of a convolution are. Each step broadcasts one value
+// of every row, so A is read in place where a packed panel would transpose
+// it. The mr row pointers, B and the step count fill the general-purpose
+// registers; C's address and stride are loaded only to store.
+func aRowsKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs []int, alphaReg, betaReg int) {
+	size := lanes * 4
+	rowRegs := []string{"SI", "R8", "R9", "R10", "R11", "DX", "AX", "R12"}[:mr]
+	fmt.Fprintf(&out, "// func %s(k int, a *float32, aRows *int, b *float32, bKStride int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), DI")
+	p("MOVQ aRows+16(FP), BX")
+	for i, r := range rowRegs {
+		p("MOVQ %d(BX), %s", 8*i, r)
+		p("LEAQ (DI)(%s*4), %s", r, r)
+	}
+	p("MOVQ b+24(FP), DI")
+	p("MOVQ bKStride+32(FP), BX")
+	p("SHLQ $2, BX")
+	p("XORQ R13, R13")
+	acc := func(i, v int) string { return fmt.Sprintf("%s%d", reg, i*vecs+v) }
+	for i := 0; i < mr*vecs; i++ {
+		p("VXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
+	}
+	p("TESTQ CX, CX")
+	p("JEQ %s_epilogue", name)
+	label(name + "_loop")
+	for v := 0; v < vecs; v++ {
+		p("VMOVUPS %d(DI), %s%d", v*size, reg, bRegs[v])
+	}
+	for i, r := range rowRegs {
+		br := bcastRegs[i%len(bcastRegs)]
+		p("VBROADCASTSS (%s)(R13*1), %s%d", r, reg, br)
+		for v := 0; v < vecs; v++ {
+			p("VFMADD231PS %s%d, %s%d, %s", reg, br, reg, bRegs[v], acc(i, v))
+		}
+	}
+	p("ADDQ $4, R13")
+	p("ADDQ BX, DI")
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	label(name + "_epilogue")
+	p("MOVQ c+40(FP), AX")
+	p("MOVQ ldc+48(FP), R12")
+	p("SHLQ $2, R12")
+	storeC(name, reg, mr, vecs, alphaReg, betaReg, 56)
 }
 
 // dotKernel emits the AVX-512 4x6 "NT" kernel: C[i][j] = sum_p A[i][p]*B[j][p]
@@ -297,21 +356,7 @@ func packKernel(name, reg string, lanes, vecs int) {
 // transposePrologue starts a transpose kernel: CX blocks, SI the first of
 // 16 rows (R8 = 4*ld, R9 = 3 rows, R10 = 5 rows, R11 = 7 rows), R12 the
 // ninth row, DI the panel; it ends at the loop's label.
-// With rows, BX holds the rows' offsets instead, and transposeRow is the
-// way to address a row.
-func transposePrologue(name string, rows bool) {
-	if rows {
-		fmt.Fprintf(&out, "// func %s(blocks int, src *float32, rows *int, dst *float32)\n", name)
-		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
-		p("MOVQ blocks+0(FP), CX")
-		p("MOVQ src+8(FP), SI")
-		p("MOVQ rows+16(FP), BX")
-		p("MOVQ dst+24(FP), DI")
-		p("TESTQ CX, CX")
-		p("JEQ %s_done", name)
-		label(name + "_loop")
-		return
-	}
+func transposePrologue(name string) {
 	fmt.Fprintf(&out, "// func %s(blocks int, src *float32, ld int, dst *float32)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	p("MOVQ blocks+0(FP), CX")
@@ -329,14 +374,8 @@ func transposePrologue(name string, rows bool) {
 }
 
 // transposeRow returns the address of row r (0..15) of a transpose's
-// source, bytes past its start: the row's offset is loaded from the
-// offsets at BX into R13 when rows, else row r is SI or R12 plus a multiple
-// of the stride.
-func transposeRow(r, bytes int, rows bool) string {
-	if rows {
-		p("MOVQ %d(BX), R13", 8*r)
-		return fmt.Sprintf("%d(SI)(R13*4)", bytes)
-	}
+// source, bytes past its start: SI or R12 plus a multiple of the stride.
+func transposeRow(r, bytes int) string {
 	base := "SI"
 	if r >= 8 {
 		base = "R12"
@@ -350,12 +389,11 @@ func transposeRow(r, bytes int, rows bool) string {
 
 // transposeKernel emits packT32AVX512: it transposes 16 rows of B^T (row
 // stride ld) into a B panel with rows of 32 floats, 16 columns of K at a time:
-// dst[p*32+j] = src[j*ld+p] for j < 16, p < 16*blocks. With rows it emits
-// packT32RowsAVX512, whose row j starts at src[rows[j]].
-func transposeKernel(name string, rows bool) {
-	transposePrologue(name, rows)
+// dst[p*32+j] = src[j*ld+p] for j < 16, p < 16*blocks.
+func transposeKernel(name string) {
+	transposePrologue(name)
 	for r := 0; r < 16; r++ {
-		p("VMOVUPS %s, Z%d", transposeRow(r, 0, rows), r)
+		p("VMOVUPS %s, Z%d", transposeRow(r, 0), r)
 	}
 	// The classic 4-stage AVX-512 16x16 transpose; r = Z0..Z15, t = Z16..Z31.
 	for i := 0; i < 8; i++ {
@@ -383,9 +421,7 @@ func transposeKernel(name string, rows bool) {
 		p("VMOVUPS Z%d, %d(DI)", r, r*128)
 	}
 	p("ADDQ $64, SI")
-	if !rows {
-		p("ADDQ $64, R12")
-	}
+	p("ADDQ $64, R12")
 	p("ADDQ $2048, DI")
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
@@ -399,14 +435,13 @@ func transposeKernel(name string, rows bool) {
 // stride ld) into a B panel with rows of 16 floats, 16 columns of K at a
 // time: dst[p*16+j] = src[j*ld+p] for j < 16, p < 16*blocks. Each block is
 // four 8x8 transposes (rows 0-7 and 8-15, columns 0-7 and 8-15) in the
-// classic 3-stage AVX form; r = Y0..Y7, t = Y8..Y15. With rows it emits
-// packT16RowsAVX2, whose row j starts at src[rows[j]].
-func transposeKernelAVX2(name string, rows bool) {
-	transposePrologue(name, rows)
+// classic 3-stage AVX form; r = Y0..Y7, t = Y8..Y15.
+func transposeKernelAVX2(name string) {
+	transposePrologue(name)
 	for q := 0; q < 2; q++ { // columns 8q..8q+7 of K
 		for g := 0; g < 2; g++ { // rows 8g..8g+7
 			for r := 0; r < 8; r++ {
-				p("VMOVUPS %s, Y%d", transposeRow(8*g+r, 32*q, rows), r)
+				p("VMOVUPS %s, Y%d", transposeRow(8*g+r, 32*q), r)
 			}
 			for i := 0; i < 4; i++ {
 				p("VUNPCKLPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i)
@@ -431,9 +466,7 @@ func transposeKernelAVX2(name string, rows bool) {
 		}
 	}
 	p("ADDQ $64, SI")
-	if !rows {
-		p("ADDQ $64, R12")
-	}
+	p("ADDQ $64, R12")
 	p("ADDQ $1024, DI")
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
@@ -470,13 +503,14 @@ func main() {
 		outerKernel("kernel4x16"+suffix+"AVX2", "Y", 8, 4, 2, []int{14, 15}, []int{12, 13}, 14, 15, indirect)
 		outerKernel("kernel2x16"+suffix+"AVX2", "Y", 8, 2, 2, []int{14, 15}, []int{12, 13}, 14, 15, indirect)
 	}
+	// A at row offsets (the weight gradient's runs), B packed.
+	aRowsKernel("kernel8x32ARowsAVX512", "Z", 16, 8, 2, []int{16, 17, 18, 19, 20, 21, 22, 23}, []int{30, 31}, 28, 29)
+	aRowsKernel("kernel6x16ARowsAVX2", "Y", 8, 6, 2, []int{14, 15}, []int{12, 13}, 14, 15)
 	dotKernel("dot4x6AVX512")
 	packKernel("pack32AVX512", "Z", 16, 2)
-	transposeKernel("packT32AVX512", false)
-	transposeKernel("packT32RowsAVX512", true)
+	transposeKernel("packT32AVX512")
 	packKernel("pack16AVX2", "Y", 8, 2)
-	transposeKernelAVX2("packT16AVX2", false)
-	transposeKernelAVX2("packT16RowsAVX2", true)
+	transposeKernelAVX2("packT16AVX2")
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}

@@ -14,6 +14,10 @@ type outerKernelFunc func(k int, a *float32, aRowStride, aKStride int, b *float3
 // element (p, j) of B is at b[rows[p] + j].
 type rowsKernelFunc func(k int, a *float32, aRowStride, aKStride int, b *float32, rows *int, c *float32, ldc int, alpha, beta float32)
 
+// aRowsKernelFunc is an outerKernelFunc whose A rows are at offsets:
+// element (i, p) of A is at a[aRows[i] + p].
+type aRowsKernelFunc func(k int, a *float32, aRows *int, b *float32, bKStride int, c *float32, ldc int, alpha, beta float32)
+
 // dotKernelFunc computes the 4x6 tile C[i][j] = alpha*sum_p A[i][p]*B[j][p] + beta*C[i][j],
 // with rows of A and B contiguous in p (the A*B^T case).
 type dotKernelFunc func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
@@ -38,14 +42,15 @@ type impl struct {
 	// (SgemmRowsSerial); nil: those B panels are gathered into packed ones.
 	rows     rowsKernelFunc
 	edgeRows [maxMR]rowsKernelFunc
+	// aRows is outer reading A through row offsets (SgemmARowsSerial); nil:
+	// those A panels are gathered into packed ones.
+	aRows aRowsKernelFunc
 	// pack copies k rows of nr floats from src (row stride ld) to dst; nil: use copy.
 	pack func(k int, src *float32, ld int, dst *float32)
 	// packT16 transposes 16 rows of B^T, 16*blocks columns, into a panel of
 	// rows nr floats apart; nil: use Go loops.
 	packT16 func(blocks int, src *float32, ld int, dst *float32)
-	// packT16Rows is packT16 for rows at offsets: row j at src[rows[j]].
-	packT16Rows func(blocks int, src *float32, rows *int, dst *float32)
-	usable      bool // the CPU can run it
+	usable  bool // the CPU can run it
 }
 
 // genericImpl is the portable pure-Go implementation.
