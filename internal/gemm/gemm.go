@@ -314,7 +314,7 @@ func (g *args) runOuter(ws *workspace) {
 			nPanels := (nc + nr - 1) / nr
 			for jp := 0; jp < nPanels; jp++ {
 				j0 := jc + jp*nr
-				nw := min(nr, g.n-j0)
+				nw := min(nr, jc+nc-j0)
 				ws.bRows[jp] = nil
 				switch {
 				case rowsInPlace && nw == nr:
@@ -344,7 +344,7 @@ func (g *args) runOuter(ws *workspace) {
 				mcur := min(mc, g.m-ic)
 				for jp := 0; jp < nPanels; jp++ {
 					j0 := jc + jp*nr
-					nw := min(nr, g.n-j0)
+					nw := min(nr, jc+nc-j0)
 					for i0, mw := ic, 0; i0 < ic+mcur; i0 += mw {
 						mw = min(mr, g.m-i0)
 						if g.m-i0 == mr+2 && im.edge[4] != nil && im.edge[2] != nil {
