@@ -167,13 +167,20 @@ func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 	}
 }
 
-// chunks runs fn over the images in chunks of at most l.chunk, the images
-// split evenly across the workers first and each worker's share into
-// chunks of nearly equal size, so that no worker waits on another's extra
-// chunk. It returns the number of workers that ran.
-func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) int {
-	parallel(images, func(worker, lo, hi int) {
-		count := (hi - lo + l.chunk - 1) / l.chunk
+// chunks runs fn over the images in chunks of at most l.chunk, cut by the
+// batch alone and claimed by the workers one at a time.
+func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) {
+	parallelPieces(images, ceilDiv(images, l.chunk), func(worker, lo, hi int) {
+		fn(worker, lo, hi-lo)
+	})
+}
+
+// chunksEven is chunks for per-worker partial sums: the images are split
+// evenly across the workers first, each worker's share into chunks of
+// nearly equal size. It returns the number of workers that ran.
+func (l *shiftedLayout) chunksEven(images int, fn func(worker, first, n int)) int {
+	parallelEven(images, func(worker, lo, hi int) {
+		count := ceilDiv(hi-lo, l.chunk)
 		for k := 0; k < count; k++ {
 			first, last := lo+k*(hi-lo)/count, lo+(k+1)*(hi-lo)/count
 			fn(worker, first, last-first)
@@ -319,7 +326,7 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	for w := 0; w < workers(); w++ {
 		clear(workerSlot(&op.ws, w, 2, size))
 	}
-	used := l.chunks(d.n, func(worker, first, n int) {
+	used := l.chunksEven(d.n, func(worker, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		part := workerSlot(&op.ws, worker, 2, size) // dW^T

@@ -219,7 +219,7 @@ func convBackwardWeight[T float](op *convGrad, xt, wt, dyt, dwt *tensor.Dense) {
 	reserve[T](&op.ws, 0, d.k*d.p)
 	reserve[T](&op.ws, nw, d.co*d.k)
 	used := min(nw, d.n)
-	parallel(d.n, func(worker, lo, hi int) {
+	parallelEven(d.n, func(worker, lo, hi int) {
 		col := scratch[T](&op.ws, worker, d.k*d.p)
 		part := scratch[T](&op.ws, nw+worker, d.co*d.k)
 		for i := lo; i < hi; i++ {

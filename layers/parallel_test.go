@@ -7,35 +7,67 @@ import (
 	"testing"
 )
 
-// TestParallelCoversEachItemOnce runs parallel from several goroutines at
-// once, nested and back to back, with more workers than cores, and checks
-// that every item is visited exactly once by the worker that owns its range.
+// TestParallelCoversEachItemOnce runs parallel, parallelPieces and
+// parallelEven from several goroutines at once, nested and back to back,
+// with more workers than cores, and checks that every item is visited
+// exactly once, in the pieces asked for, that no worker id runs two pieces
+// at the same time (per-worker scratch would be shared), and that
+// parallelEven gives worker i exactly the i-th even share.
 func TestParallelCoversEachItemOnce(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	check := func(n int) {
+	check := func(n, mode int) {
 		seen := make([]atomic.Int32, n)
-		workersSeen := make([]atomic.Int32, workers())
-		parallel(n, func(worker, lo, hi int) {
-			w := min(workers(), n)
-			if lo != worker*n/w || hi != (worker+1)*n/w {
-				t.Errorf("n %d: worker %d got [%d, %d)", n, worker, lo, hi)
+		busy := make([]atomic.Int32, workers())
+		calls := make([]atomic.Int32, workers())
+		pieces := min(n, 3+n%5)
+		body := func(worker, lo, hi int) {
+			if worker < 0 || worker >= workers() {
+				t.Errorf("n %d mode %d: worker %d of %d", n, mode, worker, workers())
+				return
 			}
-			workersSeen[worker].Add(1)
+			if busy[worker].Swap(1) != 0 {
+				t.Errorf("n %d mode %d: worker %d runs two pieces at once", n, mode, worker)
+			}
+			calls[worker].Add(1)
 			for i := lo; i < hi; i++ {
 				seen[i].Add(1)
 			}
-			if n > 50 && worker == 1 { // a nested call runs on fresh goroutines
+			switch mode {
+			case 1: // pieces exactly as asked
+				found := false
+				for i := range pieces {
+					found = found || lo == i*n/pieces && hi == (i+1)*n/pieces
+				}
+				if !found {
+					t.Errorf("n %d: piece [%d, %d) is not one of %d pieces", n, lo, hi, pieces)
+				}
+			case 2: // worker i, share i
+				w := min(workers(), n)
+				if lo != worker*n/w || hi != (worker+1)*n/w {
+					t.Errorf("n %d: even worker %d got [%d, %d)", n, worker, lo, hi)
+				}
+			}
+			if n > 50 && lo == 0 { // a nested call runs on fresh goroutines
 				parallel(7, func(_, lo, hi int) {})
 			}
-		})
-		for i := range seen {
-			if c := seen[i].Load(); c != 1 {
-				t.Fatalf("n %d: item %d visited %d times", n, i, c)
+			busy[worker].Store(0)
+		}
+		switch mode {
+		case 0:
+			parallel(n, body)
+		case 1:
+			parallelPieces(n, pieces, body)
+		case 2:
+			parallelEven(n, body)
+			for w := range min(workers(), n) {
+				if c := calls[w].Load(); c != 1 {
+					t.Errorf("n %d: even worker %d ran %d times", n, w, c)
+				}
 			}
 		}
-		for w := range min(workers(), n) {
-			if c := workersSeen[w].Load(); c != 1 {
-				t.Fatalf("n %d: worker %d ran %d times", n, w, c)
+		for i := range seen {
+			if c := seen[i].Load(); c != 1 {
+				t.Fatalf("n %d mode %d: item %d visited %d times", n, mode, i, c)
 			}
 		}
 	}
@@ -45,7 +77,7 @@ func TestParallelCoversEachItemOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for k := 0; k < 300; k++ {
-				check(1 + (k*7+g)%97)
+				check(1+(k*7+g)%97, k%3)
 			}
 		}()
 	}
