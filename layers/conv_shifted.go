@@ -168,33 +168,23 @@ func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 }
 
 // chunks runs fn over the images in chunks of at most l.chunk, cut by the
-// batch alone and claimed by the workers one at a time.
-func (l *shiftedLayout) chunks(images int, fn func(worker, first, n int)) {
-	parallelPieces(images, ceilDiv(images, l.chunk), func(worker, lo, hi int) {
-		fn(worker, lo, hi-lo)
+// batch alone (chunk i of count) and claimed by the workers one at a time.
+func (l *shiftedLayout) chunks(images int, fn func(worker, chunk, first, n int)) {
+	count := ceilDiv(images, l.chunk)
+	parallelPieces(count, count, func(worker, chunk, _ int) {
+		first, last := chunk*images/count, (chunk+1)*images/count
+		fn(worker, chunk, first, last-first)
 	})
-}
-
-// chunksEven is chunks for per-worker partial sums: the images are split
-// evenly across the workers first, each worker's share into chunks of
-// nearly equal size. It returns the number of workers that ran.
-func (l *shiftedLayout) chunksEven(images int, fn func(worker, first, n int)) int {
-	parallelEven(images, func(worker, lo, hi int) {
-		count := ceilDiv(hi-lo, l.chunk)
-		for k := 0; k < count; k++ {
-			first, last := lo+k*(hi-lo)/count, lo+(k+1)*(hi-lo)/count
-			fn(worker, first, last-first)
-		}
-	})
-	return min(workers(), images)
 }
 
 // Scratch slots of the shifted path: the tap offsets, the reordered
-// weights, then per worker a fixed number of buffers.
+// weights, the weight gradient's partial sums, then per worker a fixed
+// number of buffers.
 const (
 	slotTaps     = 0
 	slotWeights  = 1
-	slotFirst    = 2
+	slotParts    = 2
+	slotFirst    = 3
 	slotsPerWork = 4
 )
 
@@ -239,7 +229,7 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 	ld := l.span(l.chunk)
 	inSize, outSize := cin*l.inH*l.inW, cout*l.h*l.w
 	workerSlots(ws, cin*l.inRow, cout*ld)
-	l.chunks(images, func(worker, first, n int) {
+	l.chunks(images, func(worker, _, first, n int) {
 		padded := workerSlot(ws, worker, 0, cin*l.inRow)
 		runs := workerSlot(ws, worker, 1, cout*ld)
 		l.padInput(padded, src[first*inSize:], n, cin)
@@ -282,7 +272,7 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 	}
 	ld := l.chunk * l.plane
 	workerSlots(&op.ws, d.co*l.row, 4*d.c*ld)
-	l.chunks(d.n, func(worker, first, n int) {
+	l.chunks(d.n, func(worker, _, first, n int) {
 		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 1, 4*d.c*ld)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
@@ -314,39 +304,41 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 
 // shiftedBackwardWeight computes dW (Cout, Cin*kh*kw). Per chunk, the runs
 // under every tap, read in place from the padded input, times padded dy
-// transposed give dW^T: the runs are the product's rows, so only dy (Cout
-// rows, not Cin*kh*kw) is transposed into panels. The products are summed
-// over chunks, then over workers, transposing back.
+// transposed give the chunk's dW^T: the runs are the product's rows, so
+// only dy (Cout rows, not Cin*kh*kw) is transposed into panels. The chunks'
+// products are added in chunk order, whichever worker computed them, so
+// that dW does not depend on the number of workers or their timing.
 func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
 	k := d.c * l.kh * l.kw
 	taps := l.taps(&op.ws, d.c)
 	size := d.co * k
-	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, size)
-	for w := 0; w < workers(); w++ {
-		clear(workerSlot(&op.ws, w, 2, size))
-	}
-	used := l.chunksEven(d.n, func(worker, first, n int) {
+	count := ceilDiv(d.n, l.chunk)
+	parts := scratch[float32](&op.ws, slotParts, count*size)
+	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row)
+	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
-		part := workerSlot(&op.ws, worker, 2, size) // dW^T
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
 		// dy in the chunk layout starts p rows and p columns into its
 		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]
-		gemm32.SgemmARowsSerial(true, k, d.co, l.span(n), 1, xpad, taps, dyRuns, l.row, 1, part, d.co)
+		part := parts[chunk*size : (chunk+1)*size]
+		gemm32.SgemmARowsSerial(true, k, d.co, l.span(n), 1, xpad, taps, dyRuns, l.row, 0, part, d.co)
+	})
+	sum := parts[:size]
+	parallel(size, func(_, lo, hi int) {
+		for c := 1; c < count; c++ {
+			for j, v := range parts[c*size+lo : c*size+hi] {
+				sum[lo+j] += v
+			}
+		}
 	})
 	for co := 0; co < d.co; co++ {
 		row := dw[co*k : (co+1)*k]
 		for j := range row {
-			row[j] = 0
-		}
-		for wk := 0; wk < used; wk++ {
-			part := workerSlot(&op.ws, wk, 2, size)
-			for j := range row {
-				row[j] += part[j*d.co+co]
-			}
+			row[j] = sum[j*d.co+co]
 		}
 	}
 }

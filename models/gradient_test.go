@@ -1,7 +1,9 @@
 package models
 
 import (
+	"math"
 	"math/rand"
+	"runtime"
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/blocks"
@@ -116,4 +118,61 @@ func equal(a, b []float32) bool {
 		}
 	}
 	return len(a) == len(b)
+}
+
+// TestGradientsIndependentOfThreads computes a float32 ResNet-20's loss
+// gradients (batch 16, several convolution chunks per stage) with one
+// worker and with three, and requires them bit for bit equal: the ops cut
+// their work into pieces that any worker may take, and every sum runs in
+// an order fixed by the batch alone, so a run reproduces on a machine with
+// another number of cores.
+func TestGradientsIndependentOfThreads(t *testing.T) {
+	grads := func(threads int) [][]float32 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+		m, err := New("resnet20", Options{Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewSource(2))
+		g := G.NewGraph()
+		x := gradcheck.Input(g, rng, "x", tensor.Float32, 16, 3, 32, 32)
+		net, err := m.Build(g, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets := tensor.New(tensor.WithShape(16, 10), tensor.WithBacking(make([]float32, 160)))
+		for i := 0; i < 16; i++ {
+			targets.Data().([]float32)[i*10+i%10] = 1
+		}
+		tn := G.NewTensor(g, tensor.Float32, 2, G.WithShape(16, 10), G.WithName("targets"), G.WithValue(targets))
+		loss, err := layers.SoftmaxCrossEntropy(net.Logits, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := G.Grad(loss, net.Learnables...); err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]float32
+		for _, n := range net.Learnables {
+			d, err := n.Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, append([]float32(nil), d.Data().([]float32)...))
+		}
+		return out
+	}
+	one, three := grads(1), grads(3)
+	for i := range one {
+		for j := range one[i] {
+			if math.Float32bits(one[i][j]) != math.Float32bits(three[i][j]) {
+				t.Fatalf("parameter %d, element %d: %g with one worker, %g with three", i, j, one[i][j], three[i][j])
+			}
+		}
+	}
 }
