@@ -109,25 +109,9 @@ func sgemmRows(im *impl, transB bool, m, n, k int, alpha float32, a []float32, l
 	if transB {
 		count, length = n, k
 	}
-	if len(rows) < count {
-		panic(fmt.Sprintf("gemm: len(rows) = %d < %d", len(rows), count))
-	}
-	for i, r := range rows[:count] {
-		if r < 0 || length > 0 && r+length > len(b) {
-			panic(fmt.Sprintf("gemm: row %d of B, b[%d:%d], is outside len(b) = %d", i, r, r+length, len(b)))
-		}
-	}
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
+	checkRows("B", rows, count, length, b)
 	g := args{im: im, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, rows: rows, c: c, lda: lda, ldc: ldc}
-	ws := getWorkspace()
-	g.run(ws)
-	putWorkspace(ws)
+	g.runSerial()
 }
 
 // SgemmARowsSerial computes C = alpha*A*op(B) + beta*C on the calling
@@ -146,22 +130,33 @@ func SgemmARowsSerial(transB bool, m, n, k int, alpha float32, a []float32, rows
 func sgemmARows(im *impl, transB bool, m, n, k int, alpha float32, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkMatrix("B", transB, k, n, b, ldb)
 	checkMatrix("C", false, m, n, c, ldc)
-	if m < 0 || len(rows) < m {
-		panic(fmt.Sprintf("gemm: len(rows) = %d < %d", len(rows), m))
+	checkRows("A", rows, m, k, a)
+	g := args{im: im, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, aRows: rows, b: b, c: c, ldb: ldb, ldc: ldc}
+	g.runSerial()
+}
+
+// checkRows panics unless x holds the count rows of length elements that
+// start at x[rows[i]], the rows of the matrix named name.
+func checkRows(name string, rows []int, count, length int, x []float32) {
+	if count < 0 || len(rows) < count {
+		panic(fmt.Sprintf("gemm: len(rows) = %d < %d", len(rows), count))
 	}
-	for i, r := range rows[:m] {
-		if r < 0 || k > 0 && r+k > len(a) {
-			panic(fmt.Sprintf("gemm: row %d of A, a[%d:%d], is outside len(a) = %d", i, r, r+k, len(a)))
+	for i, r := range rows[:count] {
+		if r < 0 || length > 0 && r+length > len(x) {
+			panic(fmt.Sprintf("gemm: row %d of %s, [%d:%d], is outside its len %d", i, name, r, r+length, len(x)))
 		}
 	}
-	if m == 0 || n == 0 {
+}
+
+// runSerial computes the checked multiply g on the calling goroutine.
+func (g *args) runSerial() {
+	if g.m == 0 || g.n == 0 {
 		return
 	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
+	if g.k == 0 || g.alpha == 0 {
+		scaleC(g.m, g.n, g.beta, g.c, g.ldc)
 		return
 	}
-	g := args{im: im, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, aRows: rows, b: b, c: c, ldb: ldb, ldc: ldc}
 	ws := getWorkspace()
 	g.run(ws)
 	putWorkspace(ws)
@@ -183,22 +178,13 @@ func sgemm(im *impl, threads int, transA, transB bool, m, n, k int, alpha float3
 	checkMatrix("A", transA, m, k, a, lda)
 	checkMatrix("B", transB, k, n, b, ldb)
 	checkMatrix("C", false, m, n, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
 	g := args{im: im, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
-	if threads > 1 && 2*m*n*k >= minParallelFlops {
+	if threads > 1 && alpha != 0 && 2*m*n*k >= minParallelFlops {
 		runParallel(&g, threads)
 		return
 	}
-	ws := getWorkspace()
-	g.run(ws)
-	putWorkspace(ws)
+	g.runSerial()
 }
 
 // checkMatrix panics unless x holds a rows x cols matrix (cols x rows if trans) with row stride ld.

@@ -75,13 +75,7 @@ func outerKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs [
 	p("LEAQ (R8)(R8*2), R9")
 	p("LEAQ (R8)(R8*4), R10")
 	p("LEAQ (R9)(R8*4), R11")
-	acc := func(i, v int) string { return fmt.Sprintf("%s%d", reg, i*vecs+v) }
-	for i := 0; i < mr*vecs; i++ {
-		p("VXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
-	}
-	p("TESTQ CX, CX")
-	p("JEQ %s_epilogue", name)
-	label(name + "_loop")
+	acc := startLoop(name, reg, mr, vecs)
 	bRow := "(DI)"
 	if indirect {
 		p("MOVQ (BX), R13")
@@ -107,6 +101,19 @@ func outerKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs [
 	p("JNZ %s_loop", name)
 	label(name + "_epilogue")
 	storeC(name, reg, mr, vecs, alphaReg, betaReg, 64)
+}
+
+// startLoop zeroes an outer kernel's mr*vecs accumulators (registers
+// 0...), skips to the epilogue when there are no steps (CX = 0) and opens
+// the loop; it returns the accumulator of row i, vector v.
+func startLoop(name, reg string, mr, vecs int) func(i, v int) string {
+	for i := 0; i < mr*vecs; i++ {
+		p("VXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
+	}
+	p("TESTQ CX, CX")
+	p("JEQ %s_epilogue", name)
+	label(name + "_loop")
+	return func(i, v int) string { return fmt.Sprintf("%s%d", reg, i*vecs+v) }
 }
 
 // storeC emits the end of an outer kernel: C (address in AX, row stride
@@ -172,13 +179,7 @@ func aRowsKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs [
 	p("MOVQ bKStride+32(FP), BX")
 	p("SHLQ $2, BX")
 	p("XORQ R13, R13")
-	acc := func(i, v int) string { return fmt.Sprintf("%s%d", reg, i*vecs+v) }
-	for i := 0; i < mr*vecs; i++ {
-		p("VXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
-	}
-	p("TESTQ CX, CX")
-	p("JEQ %s_epilogue", name)
-	label(name + "_loop")
+	acc := startLoop(name, reg, mr, vecs)
 	for v := 0; v < vecs; v++ {
 		p("VMOVUPS %d(DI), %s%d", v*size, reg, bRegs[v])
 	}
