@@ -15,9 +15,10 @@ It writes, for two networks,
                           "grad.<param>" for a few parameters (F64) and
                           "after.<buffer>" for a few running statistics (F64)
 
-  resnet20    the CIFAR-10 ResNet-20 of bench/torch_resnet_cifar.py
-              (option-A shortcuts) with the zoo's module names: conv1, bn1,
-              layer1..layer3 (nn.Sequential of BasicBlocks), fc.
+  resnet20    the CIFAR-10 ResNet-20 (option-A shortcuts) as the PyTorch twin
+              trainer builds it (CifarNet of scripts/twin/train_twin.py), with
+              the zoo's module names: conv1, bn1, layer1..layer3
+              (nn.Sequential of BasicBlocks), fc; plain20 its plain twin.
   bottleneck  torchvision's ResNet layout (7x7/2 stem, BN, ReLU, 3x3/2 max pool,
               four stages of torchvision.models.resnet.Bottleneck with option-B
               "downsample", average pool, fc) with one block per stage, narrowed
@@ -42,6 +43,7 @@ import copy
 import json
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -50,6 +52,9 @@ import torch.nn.functional as F
 import torchvision.transforms as T
 from PIL import Image
 from torchvision.models.resnet import Bottleneck, conv1x1
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'twin'))
+from train_twin import CifarNet  # noqa: E402  the zoo's CIFAR nets in PyTorch, as the twin trains them
 
 # No ReLU input of the plain20 fixture's batch lies this close to 0. The
 # batch drawn before had five within 2e-6 of 0, one at -3.7e-7, and float32
@@ -83,58 +88,6 @@ def save_safetensors(path, tensors, metadata=None):
             f.write(b)
     os.replace(tmp, path)
     print(f'{os.path.relpath(path)}: {os.path.getsize(path)} bytes')
-
-
-# --- CIFAR ResNet-20: torch_resnet_cifar.py's network, the zoo's names ---
-
-class BasicBlock(nn.Module):
-    def __init__(self, in_planes, planes, stride, residual):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.residual = residual
-        self.downsample = stride != 1 or in_planes != planes
-        self.pad = (planes - in_planes) // 2
-
-    def shortcut(self, x):
-        if not self.downsample:
-            return x
-        # option A: subsample spatially, zero-pad channels (parameter-free)
-        x = x[:, :, ::2, ::2]
-        return F.pad(x, (0, 0, 0, 0, self.pad, self.pad))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.residual:
-            out = out + self.shortcut(x)
-        return F.relu(out)
-
-
-class CifarResNet(nn.Module):
-    def __init__(self, n, residual=True, num_classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        in_planes = 16
-        for k, (planes, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
-            blocks = []
-            for i in range(n):
-                blocks.append(BasicBlock(in_planes, planes, stride if i == 0 else 1, residual))
-                in_planes = planes
-            setattr(self, f'layer{k}', nn.Sequential(*blocks))
-        self.fc = nn.Linear(64, num_classes)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
-        return self.fc(x)
 
 
 # --- torchvision's ResNet layout with Bottlenecks [1, 1, 1, 1], narrowed ---
@@ -281,7 +234,7 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
-    make('resnet20', CifarResNet(3), (3, 32, 32),
+    make('resnet20', CifarNet(3, plain=False), (3, 32, 32),
          grads=['conv1.weight', 'bn1.weight', 'bn1.bias', 'layer1.0.conv1.weight', 'layer2.0.conv1.weight',
                 'layer2.0.bn1.bias', 'layer3.2.bn2.weight', 'layer3.2.bn2.bias', 'fc.weight', 'fc.bias'],
          after=['bn1.running_mean', 'layer3.2.bn2.running_var', 'layer3.2.bn2.num_batches_tracked'])
@@ -292,7 +245,7 @@ def main():
          after=['bn1.running_mean', 'layer4.0.bn2.running_var', 'layer4.0.downsample.1.running_mean'])
     preprocess_fixture()
     # Last, so the fixtures above keep their random numbers.
-    make('plain20', CifarResNet(3, residual=False), (3, 32, 32),
+    make('plain20', CifarNet(3, plain=True), (3, 32, 32),
          grads=['conv1.weight', 'bn1.weight', 'layer1.0.conv1.weight', 'layer1.2.bn2.weight', 'layer2.0.conv1.weight',
                 'layer3.2.conv2.weight', 'layer3.2.bn2.weight', 'layer3.2.bn2.bias', 'fc.weight', 'fc.bias'],
          after=['bn1.running_mean', 'layer3.2.bn2.running_var'], margin=PLAIN_MARGIN)
