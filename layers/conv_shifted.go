@@ -1,6 +1,10 @@
 package layers
 
-import gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
+import (
+	"math/bits"
+
+	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
+)
 
 // Stride-1 "same" convolutions (3x3 with padding 1, the bulk of a ResNet's
 // work) run without im2col. Images are zero-padded into planes of width
@@ -167,14 +171,22 @@ func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 	}
 }
 
-// chunks runs fn over the images in chunks of at most l.chunk, cut by the
-// batch alone (chunk i of count) and claimed by the workers one at a time.
+// chunks runs fn over the images in chunks of at most l.chunk, claimed by
+// the workers one at a time. The cut depends on the batch alone (chunk i of
+// count), so that sums over chunks do not depend on the number of workers;
+// count is a power of two, so that 2, 4, 8 or 16 workers share a batch of
+// 128 images evenly.
 func (l *shiftedLayout) chunks(images int, fn func(worker, chunk, first, n int)) {
-	count := ceilDiv(images, l.chunk)
+	count := l.chunkCount(images)
 	parallelPieces(count, count, func(worker, chunk, _ int) {
 		first, last := chunk*images/count, (chunk+1)*images/count
 		fn(worker, chunk, first, last-first)
 	})
+}
+
+// chunkCount is the number of chunks chunks cuts images into.
+func (l *shiftedLayout) chunkCount(images int) int {
+	return min(images, 1<<bits.Len(uint(ceilDiv(images, l.chunk)-1)))
 }
 
 // Scratch slots of the shifted path: the tap offsets, the reordered
@@ -313,7 +325,7 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	k := d.c * l.kh * l.kw
 	taps := l.taps(&op.ws, d.c)
 	size := d.co * k
-	count := ceilDiv(d.n, l.chunk)
+	count := l.chunkCount(d.n)
 	parts := scratch[float32](&op.ws, slotParts, count*size)
 	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
