@@ -33,14 +33,14 @@ func parallel(n int, fn func(worker, lo, hi int)) {
 // parallelPieces is parallel with the cut chosen by the caller: piece i is
 // [i*n/pieces, (i+1)*n/pieces).
 func parallelPieces(n, pieces int, fn func(worker, lo, hi int)) {
-	run(n, pieces, false, fn)
+	runPieces(n, pieces, false, fn)
 }
 
 // parallelEven runs fn over [0, n) cut into one piece per worker, piece i
 // as worker i: for per-worker partial results that are summed afterwards,
 // whose sum must not depend on which goroutine was quicker.
 func parallelEven(n int, fn func(worker, lo, hi int)) {
-	run(n, min(workers(), n), true, fn)
+	runPieces(n, min(workers(), n), true, fn)
 }
 
 // maxPieces and maxWorkers are the largest cut and worker count that the
@@ -50,10 +50,10 @@ const (
 	maxWorkers = 1<<8 - 1
 )
 
-// run cuts [0, n) into pieces and runs them on up to workers() goroutines:
+// runPieces cuts [0, n) into pieces and runs them on up to workers() goroutines:
 // the pool's when it is free, fresh ones when it is busy (a nested call,
 // or another goroutine's). With even, piece i runs as worker i.
-func run(n, pieces int, even bool, fn func(worker, lo, hi int)) {
+func runPieces(n, pieces int, even bool, fn func(worker, lo, hi int)) {
 	pieces = min(pieces, n, maxPieces)
 	w := min(workers(), pieces, maxWorkers)
 	if w <= 1 {
