@@ -184,8 +184,12 @@ func (l *shiftedLayout) chunks(images int, fn func(worker, chunk, first, n int))
 	})
 }
 
-// chunkCount is the number of chunks chunks cuts images into.
+// chunkCount is the number of chunks that chunks cuts images into: the
+// least power of two that keeps chunks within l.chunk images.
 func (l *shiftedLayout) chunkCount(images int) int {
+	if images == 0 {
+		return 0
+	}
 	return min(images, 1<<bits.Len(uint(ceilDiv(images, l.chunk)-1)))
 }
 
