@@ -103,7 +103,7 @@ func Analyze(m *models.Model, set *cifar10.Set, setName string, stats cifar10.St
 	if _, err := layers.PlanMemory(g, convs...); err != nil {
 		return nil, err
 	}
-	vm := G.NewTapeMachine(g)
+	vm := layers.NewMachine(g)
 	defer layers.CloseMachine(vm)
 	if m.Training() {
 		m.SetTraining(false)

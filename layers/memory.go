@@ -1,8 +1,6 @@
 package layers
 
 import (
-	"runtime"
-
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -169,15 +167,4 @@ func abs(x int) int {
 		return -x
 	}
 	return x
-}
-
-// CloseMachine closes vm and removes the finalizer Gorgonia sets on every
-// tape machine (it releases CUDA contexts, nothing on the CPU). An object
-// with a finalizer, and all it reaches, outlives the collection that finds
-// it unreachable; without the finalizer one collection frees the machine
-// and its graph's buffers.
-func CloseMachine(vm G.VM) error {
-	err := vm.Close()
-	runtime.SetFinalizer(vm, nil)
-	return err
 }

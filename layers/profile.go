@@ -75,8 +75,8 @@ func noop() {}
 
 // opClass is the class of the op named name, the rows of a per-op table:
 // convolutions by kernel size and pass, batch norm, ReLU (with the
-// residual addition it fuses), pooling and shortcuts, the classifier and
-// the loss.
+// residual addition it fuses), pooling and shortcuts, the classifier, the
+// loss, and the sums of two gradients of one tensor (see sumEngine).
 func opClass(name string) string {
 	pass := "forward"
 	switch {
@@ -101,6 +101,8 @@ func opClass(name string) string {
 		return "linear " + pass
 	case strings.HasPrefix(name, "SoftmaxCrossEntropy"):
 		return "loss " + pass
+	case name == gradientSum.name:
+		return "gradient sums"
 	}
 	return name
 }

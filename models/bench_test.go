@@ -44,10 +44,10 @@ func benchStep(b *testing.B, name string, batch int, train bool) {
 		if _, err := layers.PlanMemory(g, net.Logits); err != nil {
 			b.Fatal(err)
 		}
-		vm = G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
+		vm = layers.NewMachine(g, G.BindDualValues(net.Learnables...))
 	} else {
 		m.SetTraining(false)
-		vm = G.NewTapeMachine(g)
+		vm = layers.NewMachine(g)
 	}
 	defer vm.Close()
 	step := func() {

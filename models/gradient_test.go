@@ -68,7 +68,7 @@ func TestTrainEvalRoundTrip(t *testing.T) {
 	if _, err := m.Build(g, x); err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(g)
+	vm := layers.NewMachine(g)
 	defer vm.Close()
 	run := func() {
 		t.Helper()
@@ -152,7 +152,7 @@ func TestGradientsIndependentOfThreads(t *testing.T) {
 		if _, err := G.Grad(loss, net.Learnables...); err != nil {
 			t.Fatal(err)
 		}
-		vm := G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
+		vm := layers.NewMachine(g, G.BindDualValues(net.Learnables...))
 		defer vm.Close()
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)

@@ -45,7 +45,7 @@ func NewInference(m *Model, batch int, chw ...int) (*Inference, error) {
 	if _, err := layers.PlanMemory(g, net.Logits); err != nil {
 		return nil, err
 	}
-	inf.vm = G.NewTapeMachine(g)
+	inf.vm = layers.NewMachine(g)
 	return inf, nil
 }
 

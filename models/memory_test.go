@@ -50,7 +50,7 @@ func trainStep(t *testing.T, name string, plan bool) (float32, []float32, [][]fl
 			t.Errorf("the plan saves less than half: %d of %d bytes", p.Bytes, p.UnplanBytes)
 		}
 	}
-	vm := G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
+	vm := layers.NewMachine(g, G.BindDualValues(net.Learnables...))
 	defer vm.Close()
 	// Two steps, so that buffers are reused across runs as in training.
 	var lossValue float32

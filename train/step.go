@@ -76,7 +76,7 @@ func NewStep(m *models.Model, batch int, momentum, weightDecay float64) (*Step, 
 		sizes[i] = len(w)
 	}
 	s.Opt = NewSGD(sizes, momentum, weightDecay)
-	s.vm = G.NewTapeMachine(g, G.BindDualValues(net.Learnables...))
+	s.vm = layers.NewMachine(g, G.BindDualValues(net.Learnables...))
 	return s, nil
 }
 

@@ -366,7 +366,7 @@ func kernels() []*kernel {
 		}
 		ks = append(ks, k)
 	}
-	// ReLU, residual add + ReLU, ReLU gradient: flat, one row (a stream
+	// ReLU, sum, residual add + ReLU, ReLU gradient: flat, one row (a stream
 	// the hardware prefetchers follow). Y0-3 values, Y4-7 second operands,
 	// Y14 zero.
 	ks = append(ks, &kernel{
@@ -375,6 +375,16 @@ func kernels() []*kernel {
 		body: func(o vecOp, v int) {
 			o.load("a", v)
 			relu(v, 14)
+			o.store(v, "dst")
+		},
+	})
+	ks = append(ks, &kernel{
+		name: "addAVX2", ptrs: []string{"dst", "a", "b"}, unroll: 4, zero: -1,
+		description: "dst = a + b.",
+		body: func(o vecOp, v int) {
+			o.load("a", v)
+			o.load("b", 4+v)
+			p("VADDPS %s, %s, %s", y(4+v), y(v), y(v))
 			o.store(v, "dst")
 		},
 	})

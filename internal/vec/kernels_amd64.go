@@ -31,6 +31,9 @@ func gradInputReLUAVX2(dx, dy, x *float32, n, m, ld int, scale, shift, k, c1, ce
 func reluAVX2(dst, a *float32, n, m, ld int)
 
 //go:noescape
+func addAVX2(dst, a, b *float32, n, m, ld int)
+
+//go:noescape
 func addReLUAVX2(dst, a, b *float32, n, m, ld int)
 
 //go:noescape
@@ -42,7 +45,7 @@ func init() {
 			moments: momentsAVX2, affine: affineAVX2, affineReLU: affineReLUAVX2,
 			gradSums: gradSumsAVX2, gradSumsReLU: gradSumsReLUAVX2,
 			gradInput: gradInputAVX2, gradInputReLU: gradInputReLUAVX2,
-			relu: reluAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,
+			relu: reluAVX2, add: addAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,
 		}
 	}
 }

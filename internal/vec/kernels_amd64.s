@@ -760,6 +760,76 @@ reluAVX2_done:
 	VZEROUPPER
 	RET
 
+// func addAVX2(dst, a, b *float32, n, m, ld int)
+//
+// dst = a + b.
+TEXT ·addAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ b+16(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ m+32(FP), DX
+	MOVQ ld+40(FP), BX
+	SHLQ $2, BX
+	TESTQ CX, CX
+	JEQ addAVX2_done
+addAVX2_row:
+	XORQ R9, R9
+	MOVQ DX, R10
+addAVX2_loop:
+	CMPQ R10, $32
+	JLT addAVX2_single
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMOVUPS 0(R8)(R9*1), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, 0(SI)(R9*1)
+	VMOVUPS 32(DI)(R9*1), Y1
+	VMOVUPS 32(R8)(R9*1), Y5
+	VADDPS Y5, Y1, Y1
+	VMOVUPS Y1, 32(SI)(R9*1)
+	VMOVUPS 64(DI)(R9*1), Y2
+	VMOVUPS 64(R8)(R9*1), Y6
+	VADDPS Y6, Y2, Y2
+	VMOVUPS Y2, 64(SI)(R9*1)
+	VMOVUPS 96(DI)(R9*1), Y3
+	VMOVUPS 96(R8)(R9*1), Y7
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y3, 96(SI)(R9*1)
+	ADDQ $128, R9
+	SUBQ $32, R10
+	JMP addAVX2_loop
+addAVX2_single:
+	CMPQ R10, $8
+	JLT addAVX2_partial
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMOVUPS 0(R8)(R9*1), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, 0(SI)(R9*1)
+	ADDQ $32, R9
+	SUBQ $8, R10
+	JMP addAVX2_single
+addAVX2_partial:
+	TESTQ R10, R10
+	JEQ addAVX2_rowend
+	LEAQ tailmask<>+32(SB), R11
+	MOVQ R10, R12
+	SHLQ $2, R12
+	SUBQ R12, R11
+	VMOVDQU (R11), Y15
+	VMASKMOVPS 0(DI)(R9*1), Y15, Y0
+	VMASKMOVPS 0(R8)(R9*1), Y15, Y4
+	VADDPS Y4, Y0, Y0
+	VMASKMOVPS Y0, Y15, 0(SI)(R9*1)
+addAVX2_rowend:
+	ADDQ BX, SI
+	ADDQ BX, DI
+	ADDQ BX, R8
+	DECQ CX
+	JNZ addAVX2_row
+addAVX2_done:
+	VZEROUPPER
+	RET
+
 // func addReLUAVX2(dst, a, b *float32, n, m, ld int)
 //
 // dst = max(a + b, 0), Go's max.

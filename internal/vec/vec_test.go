@@ -91,6 +91,7 @@ func TestElementwiseMatchesGeneric(t *testing.T) {
 			{"grad input", func(d []float32) { GradInput(d, dy, x, l.n, l.m, ld, Gate[float32]{}, k, c1, center, c0) }, func(d []float32) { gradInput(d, dy, x, l.n, l.m, ld, Gate[float32]{}, k, c1, center, c0) }},
 			{"grad input+relu", func(d []float32) { GradInput(d, dy, x, l.n, l.m, ld, gate, k, c1, center, c0) }, func(d []float32) { gradInput(d, dy, x, l.n, l.m, ld, gate, k, c1, center, c0) }},
 			{"relu", func(d []float32) { ReLU(d[:flat], x) }, func(d []float32) { relu(d[:flat], x) }},
+			{"add", func(d []float32) { Add(d[:flat], x, b) }, func(d []float32) { add(d[:flat], x, b) }},
 			{"add+relu", func(d []float32) { AddReLU(d[:flat], x, b) }, func(d []float32) { addReLU(d[:flat], x, b) }},
 			{"keep positive", func(d []float32) { KeepPositive(d[:flat], x, dy) }, func(d []float32) { keepPositive(d[:flat], x, dy) }},
 		} {
