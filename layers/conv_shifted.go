@@ -4,6 +4,7 @@ import (
 	"math/bits"
 
 	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
+	"github.com/gorgonia-zoo/resnet/internal/vec"
 )
 
 // Stride-1 "same" convolutions (3x3 with padding 1, the bulk of a ResNet's
@@ -124,21 +125,17 @@ func (l *shiftedLayout) padInput(dst, src []float32, n, c int) {
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
 // planes, zeroing the borders and the rest of each row. Each padded row is
-// p zeros then the image row: stored directly, as the rows are short.
+// p zeros then the image row.
 func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
 	for ci := 0; ci < c; ci++ {
 		row := dst[ci*l.row : (ci+1)*l.row]
 		for g := 0; g < n; g++ {
 			plane := row[g*l.plane : (g+1)*l.plane]
 			zero(plane[:l.p*l.wp])
-			image := src[(g*c+ci)*l.h*l.w:][:l.h*l.w]
-			for y := 0; y < l.h; y++ {
-				padded := plane[(l.p+y)*l.wp:][:l.wp]
-				for i := range l.p {
-					padded[i] = 0
-				}
-				copy(padded[l.p:], image[y*l.w:(y+1)*l.w])
+			for y := l.p; y < l.p+l.h; y++ {
+				zero(plane[y*l.wp:][:l.p])
 			}
+			vec.CopyRows(plane[l.p*l.wp+l.p:], src[(g*c+ci)*l.h*l.w:][:l.h*l.w], l.h, l.w, l.wp, l.w)
 		}
 		zero(row[n*l.plane:])
 	}
@@ -149,9 +146,7 @@ func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
 func (l *shiftedLayout) compact(dst, src []float32, n, c, ld int) {
 	for g := 0; g < n; g++ {
 		for ci := 0; ci < c; ci++ {
-			for y := 0; y < l.h; y++ {
-				copy(dst[((g*c+ci)*l.h+y)*l.w:][:l.w], src[ci*ld+g*l.plane+y*l.wp:][:l.w])
-			}
+			vec.CopyRows(dst[(g*c+ci)*l.h*l.w:][:l.h*l.w], src[ci*ld+g*l.plane:], l.h, l.w, l.w, l.wp)
 		}
 	}
 }

@@ -37,6 +37,9 @@ func addAVX2(dst, a, b *float32, n, m, ld int)
 func addReLUAVX2(dst, a, b *float32, n, m, ld int)
 
 //go:noescape
+func copyRowsAVX2(dst, src *float32, n, m, ldDst, ldSrc int) // copy_amd64.s, hand-written
+
+//go:noescape
 func keepPositiveAVX2(dst, y, dy *float32, n, m, ld int)
 
 func init() {
@@ -46,6 +49,7 @@ func init() {
 			gradSums: gradSumsAVX2, gradSumsReLU: gradSumsReLUAVX2,
 			gradInput: gradInputAVX2, gradInputReLU: gradInputReLUAVX2,
 			relu: reluAVX2, add: addAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,
+			copyRows: copyRowsAVX2,
 		}
 	}
 }
