@@ -91,6 +91,15 @@ func flatFloat(t *tensor.Dense) bool {
 		t.DataSize() == t.Shape().TotalSize()
 }
 
+// sumParallel sets dst = a + b, on the workers when the sum is long
+// enough to be worth waking them: the gradients of activations are (524,288
+// values in a CIFAR net's last stage at batch 128); a CIFAR net's parameter
+// gradients, which the machine also adds into their accumulators, are not
+// (36,864 at most).
 func sumParallel[T float](dst, a, b []T) {
+	if len(dst) < 1<<16 {
+		vec.Add(dst, a, b)
+		return
+	}
 	parallel(len(dst), func(_, lo, hi int) { vec.Add(dst[lo:hi], a[lo:hi], b[lo:hi]) })
 }

@@ -91,8 +91,25 @@ func dense(op string, vs []G.Value) ([]*tensor.Dense, tensor.Dtype, error) {
 	return ts, dt, nil
 }
 
-// data returns a tensor's backing slice as []T.
-func data[T float](t *tensor.Dense) []T { return t.Data().([]T) }
+// data returns a tensor's backing slice as []T, through the typed
+// accessors: Dense.Data builds the slice by reflection, two allocations per
+// call, and the ops call it a few hundred times a step.
+func data[T float](t *tensor.Dense) []T {
+	var s []T
+	switch p := any(&s).(type) {
+	case *[]float32:
+		if t.Dtype() == tensor.Float32 {
+			*p = t.Float32s()
+			return s
+		}
+	case *[]float64:
+		if t.Dtype() == tensor.Float64 {
+			*p = t.Float64s()
+			return s
+		}
+	}
+	panic(fmt.Sprintf("layers: %v tensor read as %T", t.Dtype(), s))
+}
 
 // planeOp is a parameter-free op on one 4-d input x (pooling, the option-A
 // shortcut): shape gives the output's shape from x's, forward computes the
