@@ -133,7 +133,9 @@ func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
 			plane := row[g*l.plane : (g+1)*l.plane]
 			zero(plane[:l.p*l.wp])
 			for y := l.p; y < l.p+l.h; y++ {
-				zero(plane[y*l.wp:][:l.p])
+				for i := range l.p { // not zero(): a memclr call per row
+					plane[y*l.wp+i] = 0
+				}
 			}
 			vec.CopyRows(plane[l.p*l.wp+l.p:], src[(g*c+ci)*l.h*l.w:][:l.h*l.w], l.h, l.w, l.wp, l.w)
 		}
