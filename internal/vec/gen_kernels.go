@@ -1,7 +1,7 @@
 //go:build ignore
 
 // gen_kernels writes kernels_amd64.s, the AVX2 versions of the float32
-// passes of vec.go. Every kernel is the same loop over rows (n rows of m floats, ld
+// passes of vec.go. Every kernel but copyRows is the same loop over rows (n rows of m floats, ld
 // floats apart) with the same three inner loops (unrolled vectors, single
 // vectors, one masked partial vector), around a different body, so the
 // loops are generated once rather than typed out per kernel.
@@ -431,7 +431,71 @@ func main() {
 	for _, k := range kernels() {
 		k.emit()
 	}
+	copyRows()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
+}
+
+// copyRows emits the one kernel whose source and destination rows are
+// different distances apart, outside the kernel loop that the others share.
+func copyRows() {
+	out.WriteString(`// func copyRowsAVX2(dst, src *float32, n, m, ldDst, ldSrc int)
+//
+// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst:
+// 4 vectors at a time, then single vectors, then a masked partial one.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ n+16(FP), CX")
+	p("MOVQ m+24(FP), DX")
+	p("MOVQ ldDst+32(FP), R8")
+	p("MOVQ ldSrc+40(FP), R9")
+	p("SHLQ $2, R8")
+	p("SHLQ $2, R9")
+	p("MOVQ DX, AX") // Y15: the mask of a row's last m%8 floats
+	p("ANDQ $7, AX")
+	p("SHLQ $2, AX")
+	p("LEAQ tailmask<>+32(SB), R11")
+	p("SUBQ AX, R11")
+	p("VMOVDQU (R11), Y15")
+	p("TESTQ CX, CX")
+	p("JEQ copyRowsAVX2_done")
+	label("copyRowsAVX2_row")
+	p("XORQ AX, AX")
+	p("MOVQ DX, BX")
+	label("copyRowsAVX2_quad")
+	p("CMPQ BX, $32")
+	p("JLT copyRowsAVX2_single")
+	for v := 0; v < 4; v++ {
+		p("VMOVUPS %d(SI)(AX*1), Y%d", 32*v, v)
+	}
+	for v := 0; v < 4; v++ {
+		p("VMOVUPS Y%d, %d(DI)(AX*1)", v, 32*v)
+	}
+	p("ADDQ $128, AX")
+	p("SUBQ $32, BX")
+	p("JMP copyRowsAVX2_quad")
+	label("copyRowsAVX2_single")
+	p("CMPQ BX, $8")
+	p("JLT copyRowsAVX2_partial")
+	p("VMOVUPS (SI)(AX*1), Y0")
+	p("VMOVUPS Y0, (DI)(AX*1)")
+	p("ADDQ $32, AX")
+	p("SUBQ $8, BX")
+	p("JMP copyRowsAVX2_single")
+	label("copyRowsAVX2_partial")
+	p("TESTQ BX, BX")
+	p("JEQ copyRowsAVX2_next")
+	p("VMASKMOVPS (SI)(AX*1), Y15, Y0")
+	p("VMASKMOVPS Y0, Y15, (DI)(AX*1)")
+	label("copyRowsAVX2_next")
+	p("ADDQ R8, DI")
+	p("ADDQ R9, SI")
+	p("DECQ CX")
+	p("JNE copyRowsAVX2_row")
+	label("copyRowsAVX2_done")
+	p("VZEROUPPER")
+	p("RET")
 }

@@ -996,3 +996,62 @@ keepPositiveAVX2_done:
 	VZEROUPPER
 	RET
 
+// func copyRowsAVX2(dst, src *float32, n, m, ldDst, ldSrc int)
+//
+// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst:
+// 4 vectors at a time, then single vectors, then a masked partial one.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ m+24(FP), DX
+	MOVQ ldDst+32(FP), R8
+	MOVQ ldSrc+40(FP), R9
+	SHLQ $2, R8
+	SHLQ $2, R9
+	MOVQ DX, AX
+	ANDQ $7, AX
+	SHLQ $2, AX
+	LEAQ tailmask<>+32(SB), R11
+	SUBQ AX, R11
+	VMOVDQU (R11), Y15
+	TESTQ CX, CX
+	JEQ copyRowsAVX2_done
+copyRowsAVX2_row:
+	XORQ AX, AX
+	MOVQ DX, BX
+copyRowsAVX2_quad:
+	CMPQ BX, $32
+	JLT copyRowsAVX2_single
+	VMOVUPS 0(SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VMOVUPS 64(SI)(AX*1), Y2
+	VMOVUPS 96(SI)(AX*1), Y3
+	VMOVUPS Y0, 0(DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	SUBQ $32, BX
+	JMP copyRowsAVX2_quad
+copyRowsAVX2_single:
+	CMPQ BX, $8
+	JLT copyRowsAVX2_partial
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	SUBQ $8, BX
+	JMP copyRowsAVX2_single
+copyRowsAVX2_partial:
+	TESTQ BX, BX
+	JEQ copyRowsAVX2_next
+	VMASKMOVPS (SI)(AX*1), Y15, Y0
+	VMASKMOVPS Y0, Y15, (DI)(AX*1)
+copyRowsAVX2_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNE copyRowsAVX2_row
+copyRowsAVX2_done:
+	VZEROUPPER
+	RET
