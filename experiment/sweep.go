@@ -154,8 +154,9 @@ func (sh Shard) String() string {
 	return fmt.Sprintf("shard %d/%d", sh.Index, sh.Count)
 }
 
-// has reports whether run i belongs to the shard.
-func (sh Shard) has(i int) bool { return sh.Count == 0 || i%sh.Count == sh.Index }
+// Has reports whether run i of a sweep (0-based, in the sweep's order)
+// belongs to the shard.
+func (sh Shard) Has(i int) bool { return sh.Count == 0 || i%sh.Count == sh.Index }
 
 // ErrUnfinished is returned (wrapped, naming the runs) by Gather while some
 // runs of the sweep have no result yet.
@@ -181,7 +182,7 @@ func RunSweep(ctx context.Context, s *Sweep, ds *cifar10.Dataset, dir string, sh
 	}
 	var results []train.Result
 	for i, c := range s.Runs {
-		if !shard.has(i) {
+		if !shard.Has(i) {
 			continue
 		}
 		rdir := filepath.Join(dir, c.Model)
