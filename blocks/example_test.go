@@ -32,6 +32,9 @@ func ExampleBasicBlock() {
 	if _, err := G.Grad(cost, learnables...); err != nil {
 		panic(err)
 	}
+	// Gorgonia's tape machine, with the sums of gradients on all cores.
+	vm := layers.NewMachine(g, G.BindDualValues(learnables...))
+	defer layers.CloseMachine(vm)
 	// Output:
 	// output (8, 128, 8, 8)
 	// layer2.0.conv1.weight (128, 64, 3, 3)

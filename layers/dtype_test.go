@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/internal/gradcheck"
@@ -166,4 +167,18 @@ func abs64(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestDataChecksDtype: data reads a tensor's slice in its own dtype only.
+func TestDataChecksDtype(t *testing.T) {
+	f32 := tensor.New(tensor.WithShape(3), tensor.WithBacking([]float32{1, 2, 3}))
+	if got := data[float32](f32); len(got) != 3 || got[2] != 3 {
+		t.Fatalf("data[float32] = %v", got)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "float32 tensor read as []float64") {
+			t.Errorf("data[float64] of a float32 tensor: recovered %v, want a panic naming both types", r)
+		}
+	}()
+	data[float64](f32)
 }
