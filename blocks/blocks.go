@@ -55,16 +55,21 @@ func conv1x1(s *layers.Scope, name string, x *G.Node, out, stride int) (*G.Node,
 	return layers.Conv2d(s, name, x, out, 1, stride, 0)
 }
 
-// finish ends a block: relu(branch) for a plain block, else relu(branch +
-// shortcut(x)) where the shortcut is the identity when the shape is kept.
-// The branch's last batch norm already applied the ReLU for a plain block.
-func finish(s *layers.Scope, opt Options, x, branch *G.Node, out, stride int) (*G.Node, error) {
+// finish ends a block from its last convolution's output: the last batch
+// norm (with the block's ReLU) for a plain block, else relu(bn(branch) +
+// shortcut(x)), where the shortcut is the identity when the shape is kept
+// and the batch norm, the addition and the ReLU are one op. The batch
+// norm's tensors are created before the shortcut's, in torchvision's order.
+func finish(s *layers.Scope, opt Options, bnName string, x, branch *G.Node, out, stride int) (*G.Node, error) {
+	bn, err := layers.NewBatchNorm2d(s, bnName, out, lastBN(opt))
+	if err != nil {
+		return nil, err
+	}
 	if opt.Plain {
-		return branch, nil
+		return bn.Apply(branch)
 	}
 	identity := x
 	if stride != 1 || x.Shape()[1] != out {
-		var err error
 		switch opt.Shortcut {
 		case ShortcutA:
 			identity, err = layers.ShortcutA(x, out, stride)
@@ -77,11 +82,12 @@ func finish(s *layers.Scope, opt Options, x, branch *G.Node, out, stride int) (*
 			return nil, err
 		}
 	}
-	return layers.AddReLU(branch, identity)
+	return bn.AddReLU(branch, identity)
 }
 
 // lastBN is the options of a branch's final batch norm: fused with the
-// block's ReLU for a plain block, zero gamma for ZeroInitResidual.
+// block's ReLU for a plain block (a residual block's comes after the
+// addition), zero gamma for ZeroInitResidual.
 func lastBN(opt Options) layers.BNOptions {
 	return layers.BNOptions{ReLU: opt.Plain, ZeroGamma: opt.ZeroInitResidual && !opt.Plain}
 }
@@ -115,10 +121,7 @@ func (b BasicBlock) Build(s *layers.Scope, x *G.Node) (*G.Node, G.Nodes, error) 
 		out, err = conv3x3(s, "conv2", out, b.Planes, 1)
 	}
 	if err == nil {
-		out, err = layers.BatchNorm2d(s, "bn2", out, lastBN(b.Options))
-	}
-	if err == nil {
-		out, err = finish(s, b.Options, x, out, b.Planes, b.Stride)
+		out, err = finish(s, b.Options, "bn2", x, out, b.Planes, b.Stride)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -161,10 +164,7 @@ func (b Bottleneck) Build(s *layers.Scope, x *G.Node) (*G.Node, G.Nodes, error) 
 		out, err = conv1x1(s, "conv3", out, b.Planes*b.Expansion(), 1)
 	}
 	if err == nil {
-		out, err = layers.BatchNorm2d(s, "bn3", out, lastBN(b.Options))
-	}
-	if err == nil {
-		out, err = finish(s, b.Options, x, out, b.Planes*b.Expansion(), b.Stride)
+		out, err = finish(s, b.Options, "bn3", x, out, b.Planes*b.Expansion(), b.Stride)
 	}
 	if err != nil {
 		return nil, nil, err

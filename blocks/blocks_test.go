@@ -124,3 +124,44 @@ func TestBadShortcut(t *testing.T) {
 		t.Fatalf("unset shortcut: got error %v", err)
 	}
 }
+
+// TestTorchvisionOrder: a block's tensors, and its layers in a summary,
+// come in torchvision's order, the last batch norm before the downsample,
+// although the batch norm is applied after the shortcut exists.
+func TestTorchvisionOrder(t *testing.T) {
+	for _, b := range []Block{
+		BasicBlock{Planes: 8, Stride: 2, Options: Options{Shortcut: ShortcutB}},
+		Bottleneck{Planes: 2, Stride: 2, Options: Options{Shortcut: ShortcutB}},
+	} {
+		g := G.NewGraph()
+		s := layers.NewScope(g, layers.NewState(), tensor.Float32, layers.NewMode(true), 1)
+		x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 4, 8, 8), G.WithName("x"))
+		if _, _, err := b.Build(s, x); err != nil {
+			t.Fatal(err)
+		}
+		last := "bn2"
+		want := "conv1.weight bn1.weight bn1.bias conv2.weight bn2.weight bn2.bias downsample.0.weight downsample.1.weight downsample.1.bias"
+		wantInfos := "conv1 bn1 conv2 bn2 downsample.0 downsample.1"
+		if _, ok := b.(Bottleneck); ok {
+			last = "bn3"
+			want = "conv1.weight bn1.weight bn1.bias conv2.weight bn2.weight bn2.bias conv3.weight bn3.weight bn3.bias downsample.0.weight downsample.1.weight downsample.1.bias"
+			wantInfos = "conv1 bn1 conv2 bn2 conv3 bn3 downsample.0 downsample.1"
+		}
+		var names, infos []string
+		for _, e := range s.State().Learnables() {
+			names = append(names, e.Name)
+		}
+		for _, in := range s.Infos() {
+			infos = append(infos, in.Name)
+			if wantOut := (tensor.Shape{2, 8, 4, 4}); in.Name == last && !in.Out.Eq(wantOut) {
+				t.Errorf("%T: %s's output in the summary is %v, want %v", b, last, in.Out, wantOut)
+			}
+		}
+		if got := fmt.Sprint(names); got != "["+want+"]" {
+			t.Errorf("%T: tensors %s, want [%s]", b, got, want)
+		}
+		if got := fmt.Sprint(infos); got != "["+wantInfos+"]" {
+			t.Errorf("%T: summary %s, want [%s]", b, got, wantInfos)
+		}
+	}
+}

@@ -49,10 +49,11 @@ type bnTap struct {
 // the evaluation set: the output of the batch norm after each 3x3
 // convolution, before the addition and the ReLU, with batch norm in
 // evaluation mode (He et al. 2016, Figure 7). The zoo's batch-norm op fuses
-// the ReLU for most of these layers, so the response is recomputed from the
-// convolution's output (the op's input, read from the graph) and the batch
-// norm's running statistics and affine parameters, which is exactly what
-// the op computes before its ReLU in evaluation mode. The std is taken over
+// the ReLU (and in a residual block the addition) into these layers, so the
+// response is recomputed from the convolution's output (the op's input,
+// read from the graph) and the batch norm's running statistics and affine
+// parameters, which is exactly what the op computes before them in
+// evaluation mode. The std is taken over
 // all elements (images, channels, positions) of the layer's output.
 func Analyze(m *models.Model, set *cifar10.Set, setName string, stats cifar10.Stats, workers int) (*Analysis, error) {
 	g := G.NewGraph()
@@ -70,10 +71,10 @@ func Analyze(m *models.Model, set *cifar10.Set, setName string, stats cifar10.St
 		}
 		var conv *G.Node
 		prefix := ""
-		children := g.From(n.ID())
+		children := g.From(n.ID()) // in the op's input order: x first, a fused residual last
 		for children.Next() {
 			c := children.Node().(*G.Node)
-			if c.Shape().Dims() == 4 {
+			if c.Shape().Dims() == 4 && conv == nil {
 				conv = c
 			} else if strings.HasSuffix(c.Name(), ".weight") {
 				prefix = strings.TrimSuffix(c.Name(), ".weight")

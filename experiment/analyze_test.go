@@ -14,11 +14,14 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// TestAnalyzeMatchesUnfusedBN: for a batch norm the op does not fuse with a
-// ReLU (a residual block's bn2), the response Analyze reconstructs equals
-// the op's own output in evaluation mode, on a briefly trained net (so
-// that running statistics and affine parameters are not their defaults).
-func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
+// TestAnalyzeMatchesOp: for a residual block's bn2, whose op also adds the
+// shortcut and applies the ReLU, the response Analyze reconstructs from the
+// op's input, running statistics and affine parameters is what the op
+// computes in evaluation mode (relu(response + shortcut) is the op's output,
+// element by element), and Analyze's std is that of the response over the
+// evaluation set; on a briefly trained net, so that running statistics and
+// affine parameters are not their defaults.
+func TestAnalyzeMatchesOp(t *testing.T) {
 	ds := synthetic.CIFAR10(64, 32)
 	cfg := tiny("resnet20")
 	cfg.Analyze = true
@@ -53,27 +56,41 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 			got = l.Std
 		}
 	}
-	// The op's own output, read from an inference graph.
+	// The op's input, shortcut and output, read from an inference graph.
 	const batch = 16
 	g := G.NewGraph()
 	xn, x := layers.Input(g, "input", batch, 3, 32, 32)
 	if _, err := m.Build(g, xn); err != nil {
 		t.Fatal(err)
 	}
-	var out G.Value
+	var in, shortcut, out G.Value
 	for _, n := range g.AllNodes() {
 		if n.Op() == nil || !strings.HasPrefix(n.Op().String(), "BatchNorm") {
 			continue
 		}
-		ch := g.From(n.ID())
-		for ch.Next() {
-			if ch.Node().(*G.Node).Name() == target+".weight" {
-				G.Read(n, &out)
+		var inputs G.Nodes
+		for ch := g.From(n.ID()); ch.Next(); {
+			inputs = append(inputs, ch.Node().(*G.Node))
+		}
+		if inputs[1].Name() == target+".weight" {
+			if len(inputs) != 4 {
+				t.Fatalf("%s: %d inputs, want x, gamma, beta and the shortcut", target, len(inputs))
 			}
+			G.Read(inputs[0], &in)
+			G.Read(inputs[3], &shortcut)
+			G.Read(n, &out)
 		}
 	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
+	param := func(suffix string) []float32 {
+		e, ok := m.State().Get(target + suffix)
+		if !ok {
+			t.Fatalf("no %s%s", target, suffix)
+		}
+		return e.Value.Float32s()
+	}
+	gamma, beta, mean, vari := param(".weight"), param(".bias"), param(".running_mean"), param(".running_var")
+	vm := layers.NewMachine(g)
+	defer layers.CloseMachine(vm)
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	it, err := cifar10.NewEvalIterator(set, stats, cifar10.EvalOptions{BatchSize: batch})
@@ -90,17 +107,25 @@ func TestAnalyzeMatchesUnfusedBN(t *testing.T) {
 			t.Fatal(err)
 		}
 		vm.Reset()
-		v := out.Data().([]float32)
-		for _, y := range v[:len(v)/batch*size] {
-			s += float64(y)
-			s2 += float64(y) * float64(y)
+		xv, rv, yv := in.Data().([]float32), shortcut.Data().([]float32), out.Data().([]float32)
+		c := len(gamma)
+		hw := len(xv) / batch / c
+		for i := range xv[:size*c*hw] {
+			ch := i / hw % c
+			scale := float64(gamma[ch]) / math.Sqrt(float64(vari[ch])+layers.BNEpsilon)
+			resp := float64(xv[i])*scale + float64(beta[ch]) - float64(mean[ch])*scale
+			if want := math.Max(resp+float64(rv[i]), 0); math.Abs(float64(yv[i])-want) > 1e-4*(1+math.Abs(want)) {
+				t.Fatalf("%s element %d: the op outputs %v, relu(response + shortcut) is %v", target, i, yv[i], want)
+			}
+			s += resp
+			s2 += resp * resp
 			n++
 		}
 	}
-	mean := s / n
-	want := math.Sqrt(s2/n - mean*mean)
+	mean0 := s / n
+	want := math.Sqrt(s2/n - mean0*mean0)
 	if math.Abs(got-want) > 1e-4*want {
-		t.Fatalf("%s: Analyze says std %v, the op's output has %v", target, got, want)
+		t.Fatalf("%s: Analyze says std %v, the response has %v", target, got, want)
 	}
-	t.Logf("%s std %v (op output %v)", target, got, want)
+	t.Logf("%s std %v (response %v)", target, got, want)
 }

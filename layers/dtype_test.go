@@ -124,6 +124,8 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		{"bn+relu eval", image, 0, false, bn(true)},
 		{"relu", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return ReLU(in[0]) }},
 		{"add+relu", [][]int{{11, 5, 9, 9}, {11, 5, 9, 9}}, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return AddReLU(in[0], in[1]) }},
+		{"bn+add+relu train", [][]int{{11, 5, 9, 9}, {11, 5, 9, 9}}, 0, true, bnAddReLU},
+		{"bn+add+relu eval", [][]int{{11, 5, 9, 9}, {11, 5, 9, 9}}, 0, false, bnAddReLU},
 		{"maxpool3x3/s2", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return MaxPool2d(s, "pool", in[0], 3, 2, 1) }},
 		{"shortcut A", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) { return ShortcutA(in[0], 9, 2) }},
 		{"pool+linear", image, 0, true, func(s *Scope, in G.Nodes) (*G.Node, error) {
@@ -181,4 +183,13 @@ func TestDataChecksDtype(t *testing.T) {
 		}
 	}()
 	data[float64](f32)
+}
+
+// bnAddReLU is relu(bn(in[0]) + in[1]) as one op.
+func bnAddReLU(s *Scope, in G.Nodes) (*G.Node, error) {
+	bn, err := NewBatchNorm2d(s, "bn", in[0].Shape()[1], BNOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return bn.AddReLU(in[0], in[1])
 }

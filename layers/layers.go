@@ -77,43 +77,105 @@ type BNOptions struct {
 // BatchNorm2d normalizes x (N,C,H,W) per channel with learnable name+".weight"
 // (gamma) and name+".bias" (beta), and keeps name+".running_mean",
 // ".running_var" and ".num_batches_tracked" in the State. The scope's Mode
-// chooses batch or running statistics at every run.
+// chooses batch or running statistics at every run. It is
+// NewBatchNorm2d(s, name, C, opt) applied to x.
 func BatchNorm2d(s *Scope, name string, x *G.Node, opt BNOptions) (*G.Node, error) {
 	if err := checkRank(x, 4, s.Name(name)); err != nil {
 		return nil, err
 	}
-	c := x.Shape()[1]
-	shape := tensor.Shape{c}
+	bn, err := NewBatchNorm2d(s, name, x.Shape()[1], opt)
+	if err != nil {
+		return nil, err
+	}
+	return bn.Apply(x)
+}
+
+// BatchNorm is a batch norm whose tensors exist in a Scope's State but
+// which is not yet applied to an input: a residual block creates its last
+// batch norm's tensors before its shortcut's, in torchvision's order, and
+// applies it after the shortcut exists, fused with the addition.
+type BatchNorm struct {
+	s                 *Scope
+	name              string
+	channels          int
+	opt               BNOptions
+	gamma, beta       *G.Node
+	runMean, runVar   *tensor.Dense
+	numBatchesTracked *tensor.Dense
+	info              int // its entry in the scope tree's Infos, whose Out apply fills in
+}
+
+// NewBatchNorm2d creates the tensors of a batch norm over the given
+// channels (see BatchNorm2d) and returns it unapplied.
+func NewBatchNorm2d(s *Scope, name string, channels int, opt BNOptions) (*BatchNorm, error) {
+	bn := &BatchNorm{s: s, name: name, channels: channels, opt: opt}
+	shape := tensor.Shape{channels}
 	gammaInit := constant(1)
 	if opt.ZeroGamma {
 		gammaInit = constant(0)
 	}
-	gamma, err := s.param(name+".weight", shape, gammaInit)
+	var err error
+	if bn.gamma, err = s.param(name+".weight", shape, gammaInit); err != nil {
+		return nil, err
+	}
+	if bn.beta, err = s.param(name+".bias", shape, constant(0)); err != nil {
+		return nil, err
+	}
+	if bn.runMean, err = s.buffer(name+".running_mean", s.dtype, shape, constant(0)); err != nil {
+		return nil, err
+	}
+	if bn.runVar, err = s.buffer(name+".running_var", s.dtype, shape, constant(1)); err != nil {
+		return nil, err
+	}
+	if bn.numBatchesTracked, err = s.buffer(name+".num_batches_tracked", tensor.Int64, tensor.ScalarShape(), nil); err != nil {
+		return nil, err
+	}
+	// Listed where its tensors are created, as torchvision lists modules.
+	bn.info = len(*s.infos)
+	s.record(name, "bn", nil, 2*channels, 0)
+	return bn, nil
+}
+
+// Apply normalizes x, then applies the ReLU if the options ask for it.
+// Apply a BatchNorm once per graph: each application updates its running
+// statistics.
+func (bn *BatchNorm) Apply(x *G.Node) (*G.Node, error) {
+	name := "BatchNorm"
+	if bn.opt.ReLU {
+		name = "BatchNormReLU"
+	}
+	return bn.apply(name, x)
+}
+
+// AddReLU is max(bn(x) + residual, 0): a residual block's last batch norm,
+// its addition and its ReLU in one pass over memory, giving the bits of
+// Apply followed by the AddReLU function. The batch norm must not have the
+// ReLU option.
+func (bn *BatchNorm) AddReLU(x, residual *G.Node) (*G.Node, error) {
+	if bn.opt.ReLU {
+		return nil, errors.Errorf("%s: AddReLU of a batch norm made with the ReLU option, which would apply a ReLU before the addition", bn.s.Name(bn.name))
+	}
+	if err := checkRank(residual, 4, bn.s.Name(bn.name)); err != nil {
+		return nil, err
+	}
+	return bn.apply("BatchNormAddReLU", x, residual)
+}
+
+func (bn *BatchNorm) apply(opName string, x *G.Node, residual ...*G.Node) (*G.Node, error) {
+	if err := checkRank(x, 4, bn.s.Name(bn.name)); err != nil {
+		return nil, err
+	}
+	if c := x.Shape()[1]; c != bn.channels {
+		return nil, errors.Errorf("%s: input has %d channels, the batch norm %d", bn.s.Name(bn.name), c, bn.channels)
+	}
+	op := &batchNormOp{opBase: newOpBase(opName), mode: bn.s.mode, momentum: BNMomentum, eps: BNEpsilon,
+		relu: bn.opt.ReLU || len(residual) > 0, residual: len(residual) > 0,
+		runMean: bn.runMean, runVar: bn.runVar, numBatchesTracked: bn.numBatchesTracked}
+	y, err := G.ApplyOp(op, append([]*G.Node{x, bn.gamma, bn.beta}, residual...)...)
 	if err != nil {
-		return nil, err
+		return nil, errors.Wrap(err, bn.s.Name(bn.name))
 	}
-	beta, err := s.param(name+".bias", shape, constant(0))
-	if err != nil {
-		return nil, err
-	}
-	op := &batchNormOp{opBase: newOpBase("BatchNorm"), mode: s.mode, momentum: BNMomentum, eps: BNEpsilon, relu: opt.ReLU}
-	if opt.ReLU {
-		op.name = "BatchNormReLU"
-	}
-	if op.runMean, err = s.buffer(name+".running_mean", s.dtype, shape, constant(0)); err != nil {
-		return nil, err
-	}
-	if op.runVar, err = s.buffer(name+".running_var", s.dtype, shape, constant(1)); err != nil {
-		return nil, err
-	}
-	if op.numBatchesTracked, err = s.buffer(name+".num_batches_tracked", tensor.Int64, tensor.ScalarShape(), nil); err != nil {
-		return nil, err
-	}
-	y, err := G.ApplyOp(op, x, gamma, beta)
-	if err != nil {
-		return nil, errors.Wrap(err, s.Name(name))
-	}
-	s.record(name, "bn", y.Shape(), 2*c, 0)
+	(*bn.s.infos)[bn.info].Out = y.Shape()
 	return y, nil
 }
 

@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/internal/gradcheck"
@@ -127,6 +128,121 @@ func TestBatchNormGradients(t *testing.T) {
 				}
 			}
 			gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
+		}
+	}
+}
+
+// TestBatchNormAddReLUGradients checks relu(bn(x) + r), the residual
+// block's fused end, against finite differences, x and r included.
+func TestBatchNormAddReLUGradients(t *testing.T) {
+	for _, training := range []bool{true, false} {
+		rng := rand.New(rand.NewSource(5))
+		g := G.NewGraph()
+		s := newTestScope(g, training)
+		x := gradcheck.Input(g, rng, "x", tensor.Float64, 3, 4, 3, 2)
+		r := gradcheck.Input(g, rng, "r", tensor.Float64, 3, 4, 3, 2)
+		bn, err := NewBatchNorm2d(s, "bn", 4, BNOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := bn.AddReLU(x, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range s.State().Entries() {
+			if d, ok := e.Value.Data().([]float64); ok {
+				for i := range d {
+					d[i] = 0.5 + rng.Float64()
+				}
+			}
+		}
+		gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x, r}, s.Learnables()...))
+	}
+}
+
+// TestBatchNormAddReLUIsTwoOps: the fused op gives the bits of a batch norm
+// followed by AddReLU, forward and backward, in float32.
+func TestBatchNormAddReLUIsTwoOps(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	xv, rv := gradcheck.RandTensor(rng, tensor.Float32, 6, 8, 7, 7), gradcheck.RandTensor(rng, tensor.Float32, 6, 8, 7, 7)
+	run := func(fused bool) [][]float32 {
+		g := G.NewGraph()
+		s := NewScope(g, NewState(), tensor.Float32, NewMode(true), 7)
+		x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(xv.Shape()...), G.WithName("x"), G.WithValue(xv.Clone()))
+		r := G.NewTensor(g, tensor.Float32, 4, G.WithShape(rv.Shape()...), G.WithName("r"), G.WithValue(rv.Clone()))
+		bn, err := NewBatchNorm2d(s, "bn", 8, BNOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var y *G.Node
+		if fused {
+			y, err = bn.AddReLU(x, r)
+		} else if y, err = bn.Apply(x); err == nil {
+			y, err = AddReLU(y, r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrt := append(G.Nodes{x, r}, s.Learnables()...)
+		if _, err := G.Grad(G.Must(G.Sum(G.Must(G.Square(y)))), wrt...); err != nil {
+			t.Fatal(err)
+		}
+		var yv G.Value
+		G.Read(y, &yv)
+		vm := NewMachine(g, G.BindDualValues(wrt...))
+		defer CloseMachine(vm)
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		out := [][]float32{append([]float32(nil), yv.Data().([]float32)...)}
+		for _, n := range wrt {
+			d, err := n.Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, append([]float32(nil), d.Data().([]float32)...))
+		}
+		return out
+	}
+	want, got := run(false), run(true)
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("value %d (0: output, then x, r, gamma, beta gradients) element %d: fused %v, two ops %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}
+
+func TestBatchNormMisuse(t *testing.T) {
+	g := G.NewGraph()
+	s := newTestScope(g, true)
+	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 4, 3, 3), G.WithName("x"))
+	r := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 4, 3, 2), G.WithName("r"))
+	withReLU, err := NewBatchNorm2d(s, "bn1", 4, BNOptions{ReLU: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := NewBatchNorm2d(s, "bn2", 5, BNOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits, err := NewBatchNorm2d(s, "bn3", 4, BNOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		err  func() error
+		want string
+	}{
+		{"AddReLU after a ReLU", func() error { _, err := withReLU.AddReLU(x, x); return err }, "bn1: AddReLU of a batch norm made with the ReLU option"},
+		{"channels", func() error { _, err := plain.Apply(x); return err }, "bn2: input has 4 channels, the batch norm 5"},
+		{"residual shape", func() error { _, err := fits.AddReLU(x, r); return err }, "bn3"},
+	} {
+		err := c.err()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.what, err, c.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/gorgonia-zoo/resnet/internal/vec"
+	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -14,7 +15,8 @@ import (
 // uses the batch statistics and updates the running ones in place (PyTorch's
 // conventions: biased variance to normalize, unbiased in the running
 // variance, running = (1-momentum)*running + momentum*batch); in evaluation
-// mode it uses the running statistics. The Mode is read at every run.
+// mode it uses the running statistics. The Mode is read at every run. With
+// residual it takes a fourth input r and outputs max(bn(x) + r, 0).
 type batchNormOp struct {
 	opBase
 	mode              *Mode
@@ -22,6 +24,7 @@ type batchNormOp struct {
 	runMean, runVar   *tensor.Dense // (C), the model's dtype
 	numBatchesTracked *tensor.Dense // int64 scalar
 	relu              bool          // apply ReLU to the output
+	residual          bool          // add a fourth input before the ReLU
 	// What the last forward pass normalized with, for the backward ops:
 	// the statistics, and y = x*scale + shift (before the ReLU) exactly as
 	// applied, in T's precision, from which they recompute the ReLU's mask.
@@ -31,16 +34,41 @@ type batchNormOp struct {
 	ws           workspace
 }
 
-func (op *batchNormOp) Arity() int         { return 3 } // x, gamma, beta
-func (op *batchNormOp) Type() hm.Type      { return fnType(4, 1, 1, 4) }
-func (op *batchNormOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+// Arity is 3 (x, gamma, beta), or 4 with the residual r.
+func (op *batchNormOp) Arity() int {
+	if op.residual {
+		return 4
+	}
+	return 3
+}
+func (op *batchNormOp) Type() hm.Type {
+	if op.residual {
+		return fnType(4, 1, 1, 4, 4)
+	}
+	return fnType(4, 1, 1, 4)
+}
+func (op *batchNormOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
 func (op *batchNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 1, 1)
+	s, err := shapes(op.name, in, []int{4, 1, 1, 4}[:op.Arity()]...)
 	if err != nil {
 		return nil, err
 	}
+	if op.residual && !s[3].Eq(s[0]) {
+		return nil, errors.Errorf("%s: cannot add a residual of shape %v to %v", op.name, s[3], s[0])
+	}
 	return s[0].Clone(), nil
 }
+
+// gatesGradient reports whether the backward ops mask dy by the fused
+// ReLU themselves (recomputing its zeros from x); with a residual the mask
+// needs r too, so a ReLU gradient op masks dy first.
+func (op *batchNormOp) gatesGradient() bool { return op.relu && !op.residual }
 
 func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 	defer op.timed()()
@@ -49,19 +77,28 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out := op.ws.output(0, dt, ts[0].Shape())
+	var r *tensor.Dense
+	if op.residual {
+		r = ts[3]
+	}
 	if dt == tensor.Float32 {
-		bnForward[float32](op, ts[0], ts[1], ts[2], out)
+		bnForward[float32](op, ts[0], ts[1], ts[2], r, out)
 	} else {
-		bnForward[float64](op, ts[0], ts[1], ts[2], out)
+		bnForward[float64](op, ts[0], ts[1], ts[2], r, out)
 	}
 	return out, nil
 }
 
-func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
+// bnForward normalizes x into out; r, when not nil, is the residual.
+func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
 	m := float64(n * hw)
 	x, gamma, beta, out := data[T](xt), data[T](gt), data[T](bt), data[T](outt)
+	var r []T
+	if rt != nil {
+		r = data[T](rt)
+	}
 	if len(op.mean) != nc {
 		op.mean, op.invStd = make([]float64, nc), make([]float64, nc)
 		op.scale, op.shift = make([]float64, nc), make([]float64, nc)
@@ -92,7 +129,11 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 			shift := T(float64(beta[c]) - mean*float64(gamma[c])*invStd)
 			op.mean[c], op.invStd[c] = mean, invStd
 			op.scale[c], op.shift[c] = float64(scale), float64(shift)
-			vec.Affine(out[c*hw:], xc, n, hw, nc*hw, scale, shift, op.relu)
+			if r != nil {
+				vec.AffineAdd(out[c*hw:], xc, r[c*hw:], n, hw, nc*hw, scale, shift, op.relu)
+			} else {
+				vec.Affine(out[c*hw:], xc, n, hw, nc*hw, scale, shift, op.relu)
+			}
 		}
 	})
 	op.batchStats = training
@@ -103,10 +144,19 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, outt *tensor.Dense) {
 
 // SymDiff builds batch norm's backward pass: one op computes dx and, on
 // the way, per channel sum(dy) and sum(dy * xhat) (dy masked by the fused
-// ReLU), from which two more read off dbeta and dgamma.
-func (op *batchNormOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+// ReLU), from which two more read off dbeta and dgamma. With a residual,
+// dy masked by the ReLU is first made by the ReLU's gradient op, and is
+// also the residual's gradient.
+func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dy := grad
+	if op.residual {
+		var err error
+		if dy, err = G.ApplyOp(&reluGrad{opBase: newOpBase("ReLUGrad")}, out, grad); err != nil {
+			return nil, err
+		}
+	}
 	gi := &bnGradInput{opBase: newOpBase(op.name + "GradInput"), fwd: op}
-	dx, err := G.ApplyOp(gi, in[0], in[1], grad)
+	dx, err := G.ApplyOp(gi, in[0], in[1], dy)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +167,9 @@ func (op *batchNormOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	dbeta, err := G.ApplyOp(&bnGradRow{opBase: newOpBase(op.name + "GradBeta"), src: gi, row: 0}, dx)
 	if err != nil {
 		return nil, err
+	}
+	if op.residual {
+		return G.Nodes{dx, dgamma, dbeta, dy}, nil
 	}
 	return G.Nodes{dx, dgamma, dbeta}, nil
 }
@@ -174,7 +227,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 		for c := lo; c < hi; c++ {
 			xc, dyc := x[c*hw:], dy[c*hw:]
 			mean, invStd := fwd.mean[c], fwd.invStd[c]
-			gate := vec.Gate[T]{ReLU: fwd.relu, Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
+			gate := vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
 			// Centred on the mean (as T), so that sum(dy*x) and
 			// mean*sum(dy) do not cancel when the mean is large.
 			center := T(mean)

@@ -71,7 +71,7 @@ func TestOps(t *testing.T) {
 		}
 	}
 	for _, op := range []string{"conv 3x3 forward", "conv 3x3 input gradient", "conv 3x3 weight gradient", "batch norm forward",
-		"batch norm backward", "relu (and residual add) forward", "loss forward", "sgd update", "framework and the rest", "total"} {
+		"batch norm backward", "relu (and residual add) backward", "gradient sums", "loss forward", "sgd update", "framework and the rest", "total"} {
 		if _, ok := ms[op]; !ok {
 			t.Errorf("no %q line in\n%s", op, out.String())
 		}

@@ -281,25 +281,41 @@ func kernels() []*kernel {
 			p("VFMADD231PS %s, %s, %s", y(d), y(d), y(4+v))
 		},
 	})
-	// Affine: Y0-3 values, Y12 scale, Y13 shift, Y14 zero.
-	for _, withReLU := range []bool{false, true} {
-		name, desc := "affineAVX2", "dst = x*scale + shift (the product rounded), over n rows of m floats ld apart."
-		if withReLU {
-			name, desc = "affineReLUAVX2", "dst = max(x*scale + shift, 0), as affineAVX2 then Go's max."
+	// Affine, and affine plus a residual r: Y0-3 values, Y4-7 r, Y12
+	// scale, Y13 shift, Y14 zero.
+	for _, withAdd := range []bool{false, true} {
+		for _, withReLU := range []bool{false, true} {
+			name, desc := "affineAVX2", "dst = x*scale + shift (the product rounded), over n rows of m floats ld apart."
+			ptrs := []string{"dst", "x"}
+			switch {
+			case withAdd && withReLU:
+				name, desc = "affineAddReLUAVX2", "dst = max(x*scale + shift + r, 0), each step rounded, then Go's max."
+			case withAdd:
+				name, desc = "affineAddAVX2", "dst = x*scale + shift + r, each step rounded."
+			case withReLU:
+				name, desc = "affineReLUAVX2", "dst = max(x*scale + shift, 0), as affineAVX2 then Go's max."
+			}
+			if withAdd {
+				ptrs = append(ptrs, "r")
+			}
+			ks = append(ks, &kernel{
+				name: name, ptrs: ptrs, order: []string{"scale", "shift"}, scalars: map[string]int{"scale": 12, "shift": 13},
+				unroll: 4, zero: 14, prefetch: true, description: desc,
+				body: func(o vecOp, v int) {
+					o.load("x", v)
+					p("VMULPS Y12, %s, %s", y(v), y(v))
+					p("VADDPS Y13, %s, %s", y(v), y(v))
+					if withAdd {
+						o.load("r", 4+v)
+						p("VADDPS %s, %s, %s", y(4+v), y(v), y(v))
+					}
+					if withReLU {
+						relu(v, 14)
+					}
+					o.store(v, "dst")
+				},
+			})
 		}
-		ks = append(ks, &kernel{
-			name: name, ptrs: []string{"dst", "x"}, order: []string{"scale", "shift"}, scalars: map[string]int{"scale": 12, "shift": 13},
-			unroll: 4, zero: 14, prefetch: true, description: desc,
-			body: func(o vecOp, v int) {
-				o.load("x", v)
-				p("VMULPS Y12, %s, %s", y(v), y(v))
-				p("VADDPS Y13, %s, %s", y(v), y(v))
-				if withReLU {
-					relu(v, 14)
-				}
-				o.store(v, "dst")
-			},
-		})
 	}
 	// Gradient sums: Y0-1 sums of g, Y2-3 of g*(x-center), Y4-7 x and g
 	// of each vector, Y8/9 float64, Y10 scale, Y11 shift, Y12 center, Y13

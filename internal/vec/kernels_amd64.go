@@ -16,6 +16,12 @@ func affineAVX2(dst, x *float32, n, m, ld int, scale, shift float32)
 func affineReLUAVX2(dst, x *float32, n, m, ld int, scale, shift float32)
 
 //go:noescape
+func affineAddAVX2(dst, x, r *float32, n, m, ld int, scale, shift float32)
+
+//go:noescape
+func affineAddReLUAVX2(dst, x, r *float32, n, m, ld int, scale, shift float32)
+
+//go:noescape
 func gradSumsAVX2(dy, x *float32, n, m, ld int, center float32) (sumA, sumB float64)
 
 //go:noescape
@@ -46,6 +52,7 @@ func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		avx2 = &kernels{
 			moments: momentsAVX2, affine: affineAVX2, affineReLU: affineReLUAVX2,
+			affineAdd: affineAddAVX2, affineAddReLU: affineAddReLUAVX2,
 			gradSums: gradSumsAVX2, gradSumsReLU: gradSumsReLUAVX2,
 			gradInput: gradInputAVX2, gradInputReLU: gradInputReLUAVX2,
 			relu: reluAVX2, add: addAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,

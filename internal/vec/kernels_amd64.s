@@ -291,6 +291,206 @@ affineReLUAVX2_done:
 	VZEROUPPER
 	RET
 
+// func affineAddAVX2(dst, x, r *float32, n, m, ld int, scale, shift float32)
+//
+// dst = x*scale + shift + r, each step rounded.
+TEXT ·affineAddAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ r+16(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ m+32(FP), DX
+	MOVQ ld+40(FP), BX
+	SHLQ $2, BX
+	VBROADCASTSS scale+48(FP), Y12
+	VBROADCASTSS shift+52(FP), Y13
+	VXORPS Y14, Y14, Y14
+	TESTQ CX, CX
+	JEQ affineAddAVX2_done
+affineAddAVX2_row:
+	LEAQ (SI)(BX*1), AX
+	LEAQ (DI)(BX*1), R11
+	LEAQ (R8)(BX*1), R12
+	XORQ R9, R9
+	MOVQ DX, R10
+affineAddAVX2_loop:
+	CMPQ R10, $32
+	JLT affineAddAVX2_single
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMOVUPS 0(R8)(R9*1), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, 0(SI)(R9*1)
+	VMOVUPS 32(DI)(R9*1), Y1
+	VMULPS Y12, Y1, Y1
+	VADDPS Y13, Y1, Y1
+	VMOVUPS 32(R8)(R9*1), Y5
+	VADDPS Y5, Y1, Y1
+	VMOVUPS Y1, 32(SI)(R9*1)
+	VMOVUPS 64(DI)(R9*1), Y2
+	VMULPS Y12, Y2, Y2
+	VADDPS Y13, Y2, Y2
+	VMOVUPS 64(R8)(R9*1), Y6
+	VADDPS Y6, Y2, Y2
+	VMOVUPS Y2, 64(SI)(R9*1)
+	VMOVUPS 96(DI)(R9*1), Y3
+	VMULPS Y12, Y3, Y3
+	VADDPS Y13, Y3, Y3
+	VMOVUPS 96(R8)(R9*1), Y7
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y3, 96(SI)(R9*1)
+	PREFETCHT0 0(AX)(R9*1)
+	PREFETCHT0 64(AX)(R9*1)
+	PREFETCHT0 0(R11)(R9*1)
+	PREFETCHT0 64(R11)(R9*1)
+	PREFETCHT0 0(R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	ADDQ $128, R9
+	SUBQ $32, R10
+	JMP affineAddAVX2_loop
+affineAddAVX2_single:
+	CMPQ R10, $8
+	JLT affineAddAVX2_partial
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMOVUPS 0(R8)(R9*1), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, 0(SI)(R9*1)
+	ADDQ $32, R9
+	SUBQ $8, R10
+	JMP affineAddAVX2_single
+affineAddAVX2_partial:
+	TESTQ R10, R10
+	JEQ affineAddAVX2_rowend
+	LEAQ tailmask<>+32(SB), R11
+	MOVQ R10, R12
+	SHLQ $2, R12
+	SUBQ R12, R11
+	VMOVDQU (R11), Y15
+	VMASKMOVPS 0(DI)(R9*1), Y15, Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMASKMOVPS 0(R8)(R9*1), Y15, Y4
+	VADDPS Y4, Y0, Y0
+	VMASKMOVPS Y0, Y15, 0(SI)(R9*1)
+affineAddAVX2_rowend:
+	ADDQ BX, SI
+	ADDQ BX, DI
+	ADDQ BX, R8
+	DECQ CX
+	JNZ affineAddAVX2_row
+affineAddAVX2_done:
+	VZEROUPPER
+	RET
+
+// func affineAddReLUAVX2(dst, x, r *float32, n, m, ld int, scale, shift float32)
+//
+// dst = max(x*scale + shift + r, 0), each step rounded, then Go's max.
+TEXT ·affineAddReLUAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ r+16(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ m+32(FP), DX
+	MOVQ ld+40(FP), BX
+	SHLQ $2, BX
+	VBROADCASTSS scale+48(FP), Y12
+	VBROADCASTSS shift+52(FP), Y13
+	VXORPS Y14, Y14, Y14
+	TESTQ CX, CX
+	JEQ affineAddReLUAVX2_done
+affineAddReLUAVX2_row:
+	LEAQ (SI)(BX*1), AX
+	LEAQ (DI)(BX*1), R11
+	LEAQ (R8)(BX*1), R12
+	XORQ R9, R9
+	MOVQ DX, R10
+affineAddReLUAVX2_loop:
+	CMPQ R10, $32
+	JLT affineAddReLUAVX2_single
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMOVUPS 0(R8)(R9*1), Y4
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VADDPS Y14, Y0, Y0
+	VMOVUPS Y0, 0(SI)(R9*1)
+	VMOVUPS 32(DI)(R9*1), Y1
+	VMULPS Y12, Y1, Y1
+	VADDPS Y13, Y1, Y1
+	VMOVUPS 32(R8)(R9*1), Y5
+	VADDPS Y5, Y1, Y1
+	VMAXPS Y1, Y14, Y1
+	VADDPS Y14, Y1, Y1
+	VMOVUPS Y1, 32(SI)(R9*1)
+	VMOVUPS 64(DI)(R9*1), Y2
+	VMULPS Y12, Y2, Y2
+	VADDPS Y13, Y2, Y2
+	VMOVUPS 64(R8)(R9*1), Y6
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y2, Y14, Y2
+	VADDPS Y14, Y2, Y2
+	VMOVUPS Y2, 64(SI)(R9*1)
+	VMOVUPS 96(DI)(R9*1), Y3
+	VMULPS Y12, Y3, Y3
+	VADDPS Y13, Y3, Y3
+	VMOVUPS 96(R8)(R9*1), Y7
+	VADDPS Y7, Y3, Y3
+	VMAXPS Y3, Y14, Y3
+	VADDPS Y14, Y3, Y3
+	VMOVUPS Y3, 96(SI)(R9*1)
+	PREFETCHT0 0(AX)(R9*1)
+	PREFETCHT0 64(AX)(R9*1)
+	PREFETCHT0 0(R11)(R9*1)
+	PREFETCHT0 64(R11)(R9*1)
+	PREFETCHT0 0(R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	ADDQ $128, R9
+	SUBQ $32, R10
+	JMP affineAddReLUAVX2_loop
+affineAddReLUAVX2_single:
+	CMPQ R10, $8
+	JLT affineAddReLUAVX2_partial
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMOVUPS 0(R8)(R9*1), Y4
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VADDPS Y14, Y0, Y0
+	VMOVUPS Y0, 0(SI)(R9*1)
+	ADDQ $32, R9
+	SUBQ $8, R10
+	JMP affineAddReLUAVX2_single
+affineAddReLUAVX2_partial:
+	TESTQ R10, R10
+	JEQ affineAddReLUAVX2_rowend
+	LEAQ tailmask<>+32(SB), R11
+	MOVQ R10, R12
+	SHLQ $2, R12
+	SUBQ R12, R11
+	VMOVDQU (R11), Y15
+	VMASKMOVPS 0(DI)(R9*1), Y15, Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMASKMOVPS 0(R8)(R9*1), Y15, Y4
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS Y0, Y15, 0(SI)(R9*1)
+affineAddReLUAVX2_rowend:
+	ADDQ BX, SI
+	ADDQ BX, DI
+	ADDQ BX, R8
+	DECQ CX
+	JNZ affineAddReLUAVX2_row
+affineAddReLUAVX2_done:
+	VZEROUPPER
+	RET
+
 // func gradSumsAVX2(dy, x *float32, n, m, ld int, center float32) (sumA, sumB float64)
 //
 // sumA = sum(dy), sumB = sum(dy*(x-center)), over n rows of m floats ld apart.

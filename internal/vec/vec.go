@@ -33,6 +33,8 @@ type kernels struct {
 	moments       func(x *float32, n, m, ld int, shift float32) (sumA, sumB float64)
 	affine        func(dst, x *float32, n, m, ld int, scale, shift float32)
 	affineReLU    func(dst, x *float32, n, m, ld int, scale, shift float32)
+	affineAdd     func(dst, x, r *float32, n, m, ld int, scale, shift float32)
+	affineAddReLU func(dst, x, r *float32, n, m, ld int, scale, shift float32)
 	gradSums      func(dy, x *float32, n, m, ld int, center float32) (sumA, sumB float64)
 	gradSumsReLU  func(dy, x *float32, n, m, ld int, scale, shift, center float32) (sumA, sumB float64)
 	gradInput     func(dx, dy, x *float32, n, m, ld int, k, c1, center, c0 float32)
@@ -172,6 +174,39 @@ func affine[T Float](dst, x []T, n, m, ld int, scale, shift T, relu bool) {
 		}
 		for j, v := range s {
 			d[j] = T(v*scale) + shift
+		}
+	}
+}
+
+// AffineAdd sets dst = x*scale + shift + r, then max(that, 0) with relu: a
+// residual block's last batch norm, its addition and its ReLU in one pass,
+// each step rounded as Affine and AddReLU round it one after the other.
+func AffineAdd[T Float](dst, x, r []T, n, m, ld int, scale, shift T, relu bool) {
+	if !check(n, m, ld, dst, x, r) {
+		return
+	}
+	if v, ok := f32(dst, x, r); ok {
+		k := avx2.affineAdd
+		if relu {
+			k = avx2.affineAddReLU
+		}
+		k(&v[0][0], &v[1][0], &v[2][0], n, m, ld, float32(scale), float32(shift))
+		return
+	}
+	affineAdd(dst, x, r, n, m, ld, scale, shift, relu)
+}
+
+func affineAdd[T Float](dst, x, r []T, n, m, ld int, scale, shift T, relu bool) {
+	for row := 0; row < n; row++ {
+		d, s, a := dst[row*ld:row*ld+m], x[row*ld:row*ld+m], r[row*ld:row*ld+m]
+		if relu {
+			for j, v := range s {
+				d[j] = max(T(v*scale)+shift+a[j], 0)
+			}
+			continue
+		}
+		for j, v := range s {
+			d[j] = T(v*scale) + shift + a[j]
 		}
 	}
 }

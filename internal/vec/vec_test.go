@@ -88,6 +88,8 @@ func TestElementwiseMatchesGeneric(t *testing.T) {
 		}{
 			{"affine", func(d []float32) { Affine(d, x, l.n, l.m, ld, scale, shift, false) }, func(d []float32) { affine(d, x, l.n, l.m, ld, scale, shift, false) }},
 			{"affine+relu", func(d []float32) { Affine(d, x, l.n, l.m, ld, scale, shift, true) }, func(d []float32) { affine(d, x, l.n, l.m, ld, scale, shift, true) }},
+			{"affine+add", func(d []float32) { AffineAdd(d, x, b, l.n, l.m, ld, scale, shift, false) }, func(d []float32) { affineAdd(d, x, b, l.n, l.m, ld, scale, shift, false) }},
+			{"affine+add+relu", func(d []float32) { AffineAdd(d, x, b, l.n, l.m, ld, scale, shift, true) }, func(d []float32) { affineAdd(d, x, b, l.n, l.m, ld, scale, shift, true) }},
 			{"grad input", func(d []float32) { GradInput(d, dy, x, l.n, l.m, ld, Gate[float32]{}, k, c1, center, c0) }, func(d []float32) { gradInput(d, dy, x, l.n, l.m, ld, Gate[float32]{}, k, c1, center, c0) }},
 			{"grad input+relu", func(d []float32) { GradInput(d, dy, x, l.n, l.m, ld, gate, k, c1, center, c0) }, func(d []float32) { gradInput(d, dy, x, l.n, l.m, ld, gate, k, c1, center, c0) }},
 			{"relu", func(d []float32) { ReLU(d[:flat], x) }, func(d []float32) { relu(d[:flat], x) }},
@@ -271,6 +273,28 @@ func TestReLURules(t *testing.T) {
 	KeepPositive(out64, y64, dy64)
 	if out64[0] != 0 || out64[1] != 6 || out64[2] != 0 {
 		t.Errorf("KeepPositive float64 = %v, want [0 6 0]", out64)
+	}
+}
+
+// TestAffineAddIsAffineThenAddReLU: the fused pass gives the bits of the
+// two passes it replaces (a batch norm's output, then the residual add and
+// ReLU), whichever path the build takes.
+func TestAffineAddIsAffineThenAddReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 1000
+	x, r := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], r[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	scale, shift := float32(0.7), float32(-0.3)
+	fused, y, twoPass := make([]float32, n), make([]float32, n), make([]float32, n)
+	AffineAdd(fused, x, r, 1, n, n, scale, shift, true)
+	Affine(y, x, 1, n, n, scale, shift, false)
+	AddReLU(twoPass, y, r)
+	for i := range fused {
+		if !sameBits(fused[i], twoPass[i]) {
+			t.Fatalf("element %d: fused %v, two passes %v", i, fused[i], twoPass[i])
+		}
 	}
 }
 
