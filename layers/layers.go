@@ -184,7 +184,8 @@ func ReLU(x *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&reluOp{opBase: newOpBase("ReLU"), arity: 1}, x)
 }
 
-// AddReLU is max(a+b, 0): a residual block's addition and final ReLU in one op.
+// AddReLU is max(a+b, 0): a residual block's addition and final ReLU in one
+// op. When a is a batch norm's output, BatchNorm.AddReLU does both in one op.
 func AddReLU(a, b *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&reluOp{opBase: newOpBase("AddReLU"), arity: 2}, a, b)
 }
