@@ -119,14 +119,7 @@ func TestBatchNormGradients(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Non-trivial gamma, beta and running statistics.
-			for _, e := range s.State().Entries() {
-				if d, ok := e.Value.Data().([]float64); ok {
-					for i := range d {
-						d[i] = 0.5 + rng.Float64()
-					}
-				}
-			}
+			randomizeState(rng, s)
 			gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
 		}
 	}
@@ -149,13 +142,7 @@ func TestBatchNormAddReLUGradients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range s.State().Entries() {
-			if d, ok := e.Value.Data().([]float64); ok {
-				for i := range d {
-					d[i] = 0.5 + rng.Float64()
-				}
-			}
-		}
+		randomizeState(rng, s)
 		gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x, r}, s.Learnables()...))
 	}
 }
@@ -413,5 +400,17 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 	}
 	if got := loss.Value().Data().(float64); math.IsNaN(got) || math.IsInf(got, 0) {
 		t.Errorf("loss with logit 1e4 = %v, want finite", got)
+	}
+}
+
+// randomizeState gives a scope's float64 tensors (gamma, beta, running
+// statistics) non-trivial values in [0.5, 1.5).
+func randomizeState(rng *rand.Rand, s *Scope) {
+	for _, e := range s.State().Entries() {
+		if d, ok := e.Value.Data().([]float64); ok {
+			for i := range d {
+				d[i] = 0.5 + rng.Float64()
+			}
+		}
 	}
 }
