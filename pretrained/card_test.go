@@ -31,6 +31,7 @@ type cardData struct {
 	Train     train.Point // the last point with a training error
 	TrainFrom int         // the first iteration Train's means cover
 	LastEval  train.Point // the last point with a test error
+	BestEval  train.Point // the point with the lowest test error
 	Hours     float64     // training time up to the shipped iteration
 	ImgPerS   float64     // median training throughput
 }
@@ -114,6 +115,9 @@ func renderCard(t *testing.T, root, tmpl string, e pretrained.Entry) []byte {
 		}
 		if p.TestErr != nil {
 			d.LastEval = p
+			if d.BestEval.TestErr == nil || *p.TestErr < *d.BestEval.TestErr {
+				d.BestEval = p
+			}
 		}
 		d.Hours = p.ElapsedS / 3600
 		rates = append(rates, p.ImgPerS)
