@@ -17,7 +17,10 @@
 # directories; run the script again with the same SCRATCH to continue an
 # interrupted seed (a session's end): our sweep resumes from its
 # checkpoints, the twin's keeps its finished runs and redoes the
-# unfinished one. CIFAR10_DATA, the variable cmd/train reads, must name the
+# unfinished one. SCRATCH/COMMIT records the commit the seed started from
+# (the checkout must have no uncommitted code then), and every
+# continuation runs both trainers as of that commit (scripts/lib/pinned.sh),
+# so that a seed is one program's however it was interrupted. CIFAR10_DATA, the variable cmd/train reads, must name the
 # CIFAR-10 data (cifar-10-binary.tar.gz or the extracted cifar-10-batches-bin
 # directory): both trainers are given that path. One seed takes about 2.5
 # hours on the 2-core machine, 1.3 hours with -zero-init-residual.
@@ -53,9 +56,14 @@ for side in ours pytorch; do
 done
 
 cd "$repo"
-go build -o "$scratch/train" ./cmd/train
-"$scratch/train" sweep "$preset" "${variant[@]}" -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
-/usr/bin/python3 scripts/twin/train_twin.py --sweep "$preset" "${twin_variant[@]}" --seed "$seed" --data-rng go \
+source scripts/lib/pinned.sh
+mkdir -p "$scratch"
+[[ -e $scratch/COMMIT ]] || head_commit > "$scratch/COMMIT"
+commit=$(cat "$scratch/COMMIT")
+train=$(pinned_train "$commit")
+twin=$(pinned_tree "$commit")/scripts/twin/train_twin.py
+"$train" sweep "$preset" "${variant[@]}" -analyze -seed "$seed" -data "$data" -out "$scratch/ours-s$seed"
+/usr/bin/python3 "$twin" --sweep "$preset" "${twin_variant[@]}" --seed "$seed" --data-rng go \
   --data "$data" --out "$scratch/torch-s$seed"
 
 # keep copies the sweep-level and per-run files the results keep.
@@ -76,8 +84,8 @@ keep() {
 }
 keep "$scratch/ours-s$seed" "$results/ours/seed$seed"
 keep "$scratch/torch-s$seed" "$results/pytorch/seed$seed"
-"$scratch/train" compare "$results/ours/seed*" "$results/pytorch/seed*" -out "$results"
+"$train" compare "$results/ours/seed*" "$results/pytorch/seed*" -out "$results"
 if [[ $name == fig6-quick-zero-init ]]; then
-  "$scratch/train" compare "$results/ours/seed*" "$repo/results/fig6-quick/ours/seed*" \
+  "$train" compare "$results/ours/seed*" "$repo/results/fig6-quick/ours/seed*" \
     -names zero-init,default -out "$results/against-default"
 fi

@@ -12,17 +12,13 @@
 # (config.json, metrics.jsonl, stats.json, checkpoint.safetensors).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/scripts/lib/pinned.sh"
 run=results/resnet20-64k/run
 commit=$(cat "$repo/results/resnet20-64k/COMMIT")
 data=${CIFAR10_DATA:-../shared/cifar10/cifar-10-binary.tar.gz}
-src=${TMPDIR:-/tmp}/resnet20-paper-$commit
-bin=$src/cmd/train/train-$commit
 cd "$repo"
 [[ -e $data ]] || { echo "resnet20-paper.sh: $data: no CIFAR-10 archive (set CIFAR10_DATA)" >&2; exit 2; }
-if [[ ! -x $bin ]]; then
-  [[ -d $src ]] || git worktree add --detach "$src" "$commit" >&2
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/train)
-fi
+bin=$(pinned_train "$commit")
 if [[ -e $run/config.json ]]; then
   exec "$bin" resume "$run" -data "$data"
 fi
