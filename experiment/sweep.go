@@ -147,6 +147,7 @@ func ParseShard(s string) (Shard, error) {
 	return sh, nil
 }
 
+// String names the shard as I/N, or "all runs" for the zero Shard.
 func (sh Shard) String() string {
 	if sh.Count == 0 {
 		return "all runs"

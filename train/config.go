@@ -93,6 +93,7 @@ type FieldError struct {
 	Want  string // what the field accepts, e.g. "> 0"
 }
 
+// Error says the field, its value and what it wants, in Config's terms.
 func (e *FieldError) Error() string {
 	if s, ok := e.Value.(string); ok {
 		return fmt.Sprintf("Config.%s: %q, want %s", e.Field, s, e.Want)
