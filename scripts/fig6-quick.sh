@@ -16,8 +16,8 @@
 # SCRATCH (default a new temporary directory) keeps the full run
 # directories; run the script again with the same SCRATCH to continue an
 # interrupted seed (a session's end): our sweep resumes from its
-# checkpoints, the twin's keeps its finished runs and redoes the
-# unfinished one. SCRATCH/COMMIT records the commit the seed started from
+# checkpoints, the twin's keeps its finished runs and resumes the
+# unfinished one from its checkpoint. SCRATCH/COMMIT records the commit the seed started from
 # (the checkout must have no uncommitted code then), and every
 # continuation runs both trainers as of that commit (scripts/lib/pinned.sh),
 # so that a seed is one program's however it was interrupted. CIFAR10_DATA, the variable cmd/train reads, must name the

@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import tarfile
 import time
@@ -72,6 +73,7 @@ TEST_FILE = 'test_batch.bin'
 PAPER_VAL_IMAGES = 5000  # cifar10.PaperValidationImages
 VAL_SPLIT_SEED = 1       # train.ValSplitSeed
 QUICK_ITERS = 1500       # train.QuickIters
+CHECKPOINT = 'checkpoint.pt'  # the twin's own: torch.save of the model, optimizer and loop state
 
 MODELS = ['resnet%d' % d for d in (20, 32, 44, 56, 110, 1202)] + ['plain%d' % d for d in (20, 32, 44, 56, 110)]
 
@@ -349,6 +351,18 @@ class TrainStream:
             self.shuffle_state = mix(seed ^ SHUFFLE_DOMAIN)
             self.aug_state = mix(seed ^ AUGMENT_DOMAIN)
 
+    def state(self):
+        """What batch_at has drawn so far, for a checkpoint: nothing with rng 'go', whose
+        batches are functions of their index."""
+        if self.rng == 'go':
+            return None
+        return dict(gen=self.gen.get_state(), epoch=self.epoch, perm=self.perm)
+
+    def load_state(self, st):
+        if self.rng != 'go':
+            self.gen.set_state(st['gen'])
+            self.epoch, self.perm = st['epoch'], st['perm']
+
     def batch_at(self, i):
         e, k = divmod(i, self.per_epoch)
         if e != self.epoch:
@@ -489,11 +503,60 @@ def evaluate(model, ev, norm, eval_batch):
     return total / n, wrong / n
 
 
-def run(cfg, ds, out_dir, data_rng, log, save_init=None):
+class Interrupt:
+    """Notes SIGINT and SIGTERM, so that the loop stops between steps with a checkpoint
+    (a preempted job gets SIGTERM) instead of dying mid-step."""
+
+    def __init__(self):
+        self.signal = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.note)
+
+    def note(self, sig, frame):
+        self.signal = sig
+
+
+def save_checkpoint(path, state):
+    tmp = path + '.tmp'
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def read_points(path, last):
+    """The points of metrics.jsonl up to iteration last: those logged after a checkpoint
+    are logged again when the run resumes from it."""
+    with open(path) as f:
+        return [p for p in (json.loads(l) for l in f if l.strip()) if p['iter'] <= last]
+
+
+def write_run_files(cfg, out_dir, data_rng, train_set, eval_set, eval_name, stats):
+    """config.json and stats.json of a new run."""
+    os.makedirs(out_dir, exist_ok=True)
+    info = dict(
+        config=cfg,
+        created=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+        trainer='pytorch-twin (scripts/twin/train_twin.py)',
+        torch_version=torch.__version__, torchvision_version=_torchvision_version(),
+        python_version=platform.python_version(), threads=torch.get_num_threads(),
+        mkldnn=torch.backends.mkldnn.is_available(), data_rng=data_rng,
+        goos=sys.platform, goarch=platform.machine(), cpus=os.cpu_count(),
+        train_images=len(train_set[1]), eval_images=len(eval_set[1]), eval_set=eval_name)
+    write_json(os.path.join(out_dir, 'config.json'), info)
+    st = dict(normalization=stats['normalization'], mean=f32list(stats['mean']))
+    if 'std' in stats:
+        st['std'] = f32list(stats['std'])
+    with open(os.path.join(out_dir, 'stats.json'), 'w') as f:
+        f.write(json.dumps(st, separators=(',', ':')) + '\n')
+
+
+def run(cfg, ds, out_dir, data_rng, log, save_init=None, resume=False):
     """Trains one model into out_dir; save_init, when given, is a file to write the
-    freshly initialized weights to (Go's cmd/train -init-from reads it)."""
+    freshly initialized weights to (Go's cmd/train -init-from reads it). With resume it
+    continues the run in out_dir from its checkpoint, as if it had never stopped (on the
+    same machine, with the same threads)."""
     validate(cfg)
-    refuse_nonempty(out_dir, 'run')
+    if not resume:
+        refuse_nonempty(out_dir, 'run')
     train_set, eval_set, eval_name = ds
     if cfg['val']:
         train_set, eval_set = go_split(train_set, PAPER_VAL_IMAGES, VAL_SPLIT_SEED)
@@ -516,30 +579,38 @@ def run(cfg, ds, out_dir, data_rng, log, save_init=None):
     per_epoch = stream.per_epoch
     eval_batch = min(cfg['eval_batch'], len(eval_set[1]))
 
-    os.makedirs(out_dir, exist_ok=True)
-    info = dict(
-        config=cfg,
-        created=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
-        trainer='pytorch-twin (scripts/twin/train_twin.py)',
-        torch_version=torch.__version__, torchvision_version=_torchvision_version(),
-        python_version=platform.python_version(), threads=torch.get_num_threads(),
-        mkldnn=torch.backends.mkldnn.is_available(), data_rng=data_rng,
-        goos=sys.platform, goarch=platform.machine(), cpus=os.cpu_count(),
-        train_images=len(train_set[1]), eval_images=len(eval_set[1]), eval_set=eval_name)
-    write_json(os.path.join(out_dir, 'config.json'), info)
-    st = dict(normalization=stats['normalization'], mean=f32list(stats['mean']))
-    if 'std' in stats:
-        st['std'] = f32list(stats['std'])
-    with open(os.path.join(out_dir, 'stats.json'), 'w') as f:
-        f.write(json.dumps(st, separators=(',', ':')) + '\n')
-    metrics = open(os.path.join(out_dir, 'metrics.jsonl'), 'w')
-
+    ckpt_path = os.path.join(out_dir, CHECKPOINT)
+    metrics_path = os.path.join(out_dir, 'metrics.jsonl')
     warm, warm_ema, warm_seen = warmup_enabled(cfg), 0.0, False
     win_loss, win_err, win_n = 0.0, 0.0, 0
     points = []
-    start = time.perf_counter()
-    win_start, win_start_i = start, 0
-    it = 0
+    it, elapsed = 0, 0.0
+    if resume:
+        ck = torch.load(ckpt_path)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['optimizer'])
+        stream.load_state(ck['stream'])
+        it, elapsed = ck['iter'], ck['elapsed_s']
+        warm, warm_ema, warm_seen = ck['warm'], ck['warm_ema'], ck['warm_seen']
+        win_loss, win_err, win_n = ck['window']
+        points = read_points(metrics_path, it)
+        with open(metrics_path + '.tmp', 'w') as f:
+            f.writelines(dumps_point(p) + '\n' for p in points)
+        os.replace(metrics_path + '.tmp', metrics_path)
+        log('%s: resumed at iteration %d of %d from %s' % (cfg['model'], it, cfg['iters'], ckpt_path))
+    else:
+        write_run_files(cfg, out_dir, data_rng, train_set, eval_set, eval_name, stats)
+    metrics = open(metrics_path, 'a')
+    interrupt = Interrupt()
+    start = time.perf_counter() - elapsed
+    win_start, win_start_i = time.perf_counter(), it
+
+    def checkpoint():
+        save_checkpoint(ckpt_path, dict(
+            model=model.state_dict(), optimizer=opt.state_dict(), stream=stream.state(), iter=it,
+            elapsed_s=time.perf_counter() - start, warm=warm, warm_ema=warm_ema, warm_seen=warm_seen,
+            window=(win_loss, win_err, win_n)))
+
     while it < cfg['iters']:
         x, y = stream.batch_at(it)
         lr = cfg['warmup_lr'] if warm else lr_at(cfg, it)
@@ -593,6 +664,13 @@ def run(cfg, ds, out_dir, data_rng, log, save_init=None):
                 line += ' %s loss %.4f err %.2f%%' % (eval_name, pt['test_loss'], 100 * pt['test_err'])
             log(line + ' %.0f img/s elapsed %.1fs' % (pt['img_per_s'], pt['elapsed_s']))
             win_start, win_start_i = time.perf_counter(), done
+            if eval_now and done < cfg['iters']:
+                checkpoint()
+        if interrupt.signal is not None and it < cfg['iters']:
+            checkpoint()
+            metrics.close()
+            raise SystemExit('%s: stopped by signal %d at iteration %d of %d; checkpoint in %s, continue with '
+                             '--resume %s' % (cfg['model'], interrupt.signal, it, cfg['iters'], ckpt_path, out_dir))
     metrics.close()
 
     # Trainer.finish
@@ -716,11 +794,16 @@ def main(argv=None):
     ap.add_argument('--save-init', '-save-init', metavar='FILE',
                     help='write the initialized weights, before any step, to FILE (safetensors) so that '
                     'cmd/train -init-from FILE starts from the same weights (one run, not a sweep)')
+    ap.add_argument('--resume', '-resume', metavar='DIR',
+                    help='continue the run in DIR from its checkpoint (written at every evaluation and '
+                    'on SIGINT or SIGTERM), with the config, data stream and threads it recorded')
     ap.add_argument('--threads', '-threads', type=int, default=2, help='torch.set_num_threads (default 2)')
     ap.add_argument('--data-rng', '-data-rng', choices=('torch', 'go'), default='torch',
                     help='shuffle/crop/flip stream: torch (a torch.Generator seeded with --seed, default) or go '
                     '(the Go iterator\'s SplitMix64 streams: the same batches as the Go trainer)')
     a = ap.parse_args(argv)
+    if a.resume:
+        return resume_run(a)
     a.data = data_path(a.data)
 
     torch.set_num_threads(a.threads)
@@ -754,8 +837,8 @@ def main(argv=None):
         d = a.out or os.path.join('runs', 'twin-%s-%s' % (a.sweep, stamp))
         sweep = dict(preset=a.sweep, runs=runs)
         # The same sweep again continues it, as experiment.RunSweep does, a
-        # run at a time: finished runs are kept, an unfinished one is made
-        # again from its start (the twin writes no checkpoints).
+        # run at a time: finished runs are kept, an unfinished one resumes
+        # from its checkpoint, or starts again without one.
         recorded = os.path.join(d, 'sweep.json')
         if os.path.exists(recorded):
             with open(recorded) as f:
@@ -774,9 +857,11 @@ def main(argv=None):
                 with open(os.path.join(rd, 'result.json')) as f:
                     results.append(json.load(f))
                 continue
-            shutil.rmtree(rd, ignore_errors=True)
+            resume = os.path.exists(os.path.join(rd, CHECKPOINT))
+            if not resume:
+                shutil.rmtree(rd, ignore_errors=True)
             log('sweep %s: run %d/%d, %s, in %s' % (a.sweep, i + 1, len(runs), c['model'], rd))
-            results.append(run(c, ds, rd, a.data_rng, log))
+            results.append(run(c, ds, rd, a.data_rng, log, resume=resume))
         summarize(d, a.sweep, results)
         log('sweep done: %s' % os.path.join(d, 'summary.md'))
         return
@@ -788,10 +873,33 @@ def main(argv=None):
     if a.save_init and not os.path.isdir(os.path.dirname(os.path.abspath(a.save_init))):
         raise SystemExit('--save-init %s: its directory does not exist' % a.save_init)
     ds = load_cifar10(a.data)
-    r = run(cfg, (ds[0], ds[1], 'test'), d, a.data_rng, log, a.save_init)
-    log('%s %d params train err %.2f%% %s err %.2f%% (best %.2f%%) in %s' % (
+    report(run(cfg, (ds[0], ds[1], 'test'), d, a.data_rng, log, a.save_init), d)
+
+
+def resume_run(a):
+    """--resume DIR: the run recorded in DIR, from its checkpoint."""
+    d = a.resume
+    try:
+        with open(os.path.join(d, 'config.json')) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit('--resume %s: no run there (%s)' % (d, e))
+    if os.path.exists(os.path.join(d, 'result.json')):
+        raise SystemExit('--resume %s: the run has finished (result.json)' % d)
+    if not os.path.exists(os.path.join(d, CHECKPOINT)):
+        raise SystemExit('--resume %s: no %s: the run stopped before its first checkpoint; start it again'
+                         % (d, CHECKPOINT))
+    cfg = info['config']
+    torch.set_num_threads(info['threads'])
+    ds = load_cifar10(data_path(a.data or cfg['data']))
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    report(run(cfg, (ds[0], ds[1], 'test'), d, info['data_rng'], log, resume=True), d)
+
+
+def report(r, d):
+    print('%s %d params train err %.2f%% %s err %.2f%% (best %.2f%%) in %s' % (
         r['model'], r['params'], 100 * r['final_train_err'], r['eval_set'], 100 * r['final_test_err'],
-        100 * r['best_test_err'], d))
+        100 * r['best_test_err'], d), flush=True)
 
 
 if __name__ == '__main__':
