@@ -509,11 +509,15 @@ class Interrupt:
 
     def __init__(self):
         self.signal = None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self.note)
+        self.previous = {sig: signal.signal(sig, self.note) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def note(self, sig, frame):
         self.signal = sig
+
+    def close(self):
+        """Puts the previous handlers back: outside the loop a signal stops the program."""
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def save_checkpoint(path, state):
@@ -669,9 +673,11 @@ def run(cfg, ds, out_dir, data_rng, log, save_init=None, resume=False):
         if interrupt.signal is not None and it < cfg['iters']:
             checkpoint()
             metrics.close()
+            interrupt.close()
             raise SystemExit('%s: stopped by signal %d at iteration %d of %d; checkpoint in %s, continue with '
                              '--resume %s' % (cfg['model'], interrupt.signal, it, cfg['iters'], ckpt_path, out_dir))
     metrics.close()
+    interrupt.close()
 
     # Trainer.finish
     r = dict(model=cfg['model'], params=params, iters=it, final_train_err=0.0, best_train_err=math.inf,
