@@ -465,11 +465,22 @@ def dumps_point(p):
     return json.dumps(p, separators=(',', ':'))
 
 
-def write_json(path, obj):
+def replace_atomically(path, write):
+    """Writes path through write(tmp) and a rename, so that a reader never sees half a file."""
     tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(json.dumps(obj, indent=2) + '\n')
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_text(path, text):
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+    replace_atomically(path, write)
+
+
+def write_json(path, obj):
+    write_text(path, json.dumps(obj, indent=2) + '\n')
 
 
 def f32list(t):
@@ -518,12 +529,6 @@ class Interrupt:
         """Puts the previous handlers back: outside the loop a signal stops the program."""
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-
-
-def save_checkpoint(path, state):
-    tmp = path + '.tmp'
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def read_points(path, last):
@@ -598,9 +603,7 @@ def run(cfg, ds, out_dir, data_rng, log, save_init=None, resume=False):
         warm, warm_ema, warm_seen = ck['warm'], ck['warm_ema'], ck['warm_seen']
         win_loss, win_err, win_n = ck['window']
         points = read_points(metrics_path, it)
-        with open(metrics_path + '.tmp', 'w') as f:
-            f.writelines(dumps_point(p) + '\n' for p in points)
-        os.replace(metrics_path + '.tmp', metrics_path)
+        write_text(metrics_path, ''.join(dumps_point(p) + '\n' for p in points))
         log('%s: resumed at iteration %d of %d from %s' % (cfg['model'], it, cfg['iters'], ckpt_path))
     else:
         write_run_files(cfg, out_dir, data_rng, train_set, eval_set, eval_name, stats)
@@ -610,10 +613,11 @@ def run(cfg, ds, out_dir, data_rng, log, save_init=None, resume=False):
     win_start, win_start_i = time.perf_counter(), it
 
     def checkpoint():
-        save_checkpoint(ckpt_path, dict(
+        state = dict(
             model=model.state_dict(), optimizer=opt.state_dict(), stream=stream.state(), iter=it,
             elapsed_s=time.perf_counter() - start, warm=warm, warm_ema=warm_ema, warm_seen=warm_seen,
-            window=(win_loss, win_err, win_n)))
+            window=(win_loss, win_err, win_n))
+        replace_atomically(ckpt_path, lambda tmp: torch.save(state, tmp))
 
     while it < cfg['iters']:
         x, y = stream.batch_at(it)
