@@ -147,7 +147,7 @@ func TestRoundTrip(t *testing.T) {
 	f := &File{
 		Metadata: map[string]string{"format": "pt", "note": "ünïcode \"quoted\"\n"},
 		Tensors: []Tensor{
-			FromFloat32("conv.weight", []int{2, 1, 2, 2}, []float32{1, -2, 3.5, float32(math.Inf(1)), 0, nan, -0.0, math.SmallestNonzeroFloat32}),
+			FromFloat32("conv.weight", []int{2, 1, 2, 2}, []float32{1, -2, 3.5, float32(math.Inf(1)), 0, nan, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32}),
 			FromFloat32("scalar32", []int{}, []float32{42}),
 			FromFloat32("empty", []int{0}, nil),
 			FromFloat32("empty3d", []int{2, 0, 3}, []float32{}),

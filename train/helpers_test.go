@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gorgonia-zoo/resnet/datasets/cifar10"
@@ -31,24 +30,6 @@ func runTiny(t *testing.T, cfg Config, ds *cifar10.Dataset, dir string) *Result 
 		t.Fatal(err)
 	}
 	return r
-}
-
-// repoRoot walks up to the directory holding go.mod.
-func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if exists(filepath.Join(dir, "go.mod")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
 }
 
 func exists(path string) bool {
