@@ -6,9 +6,13 @@
 # (golang/go#75804, fixed in Go 1.27). A count sets no deadline. Each is
 # about 5-10 s of fuzzing on the 2-core machine. Minimizing a new input
 # gets a count too: its default, 60 s, once stalled FuzzRead for 50 s.
+# staticcheck is pinned so that a new release cannot turn CI red by itself.
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 .PHONY: test
 test:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "not gofmt'd: $$unformatted"; exit 1; fi
 	go vet ./...
+	go run $(STATICCHECK) ./...
 	go test ./...
 	go test -run='^$$' -fuzz=FuzzRead -fuzztime=300000x -fuzzminimizetime=2000x ./safetensors
 	go test -run='^$$' -fuzz=FuzzParseRecords -fuzztime=100000x -fuzzminimizetime=2000x ./datasets/cifar10
