@@ -56,6 +56,18 @@ var runs = []run{
 			"resnet56   55 layers, ", // the layer responses (ours only)
 			"layer responses:",
 		}},
+	// The nine-net grid: every depth of Figure 6, one seed a side.
+	{notebook: "03_degradation", variant: "grid",
+		env: func(root string) []string {
+			return []string{"NB_RESULTS=" + filepath.Join(root, "results", "fig6-grid-quick")}
+		},
+		expected: []string{
+			"plain44   ours       658586   1500",
+			"resnet110 pytorch   1727962   1500",
+			"Figure 6:",
+			"resnet110 109 layers, ",
+			"layer responses:",
+		}},
 	// Asked to, it makes a fresh sweep of its own and reads that.
 	{notebook: "03_degradation", variant: "fresh",
 		env: func(string) []string { return []string{"NB_FRESH=1"} },
