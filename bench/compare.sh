@@ -3,20 +3,25 @@
 # alternating the two per measurement, ROUNDS times over, so that both see the
 # same load; each side's figure is the median over rounds of its per-round
 # median step time. It ends with one line per measurement:
-# "ratio <model> <kind> <ours/pytorch>".
+# "ratio <model> <kind> <ours/pytorch>". With several thread counts it
+# measures each at every round, one after another, and also prints each
+# side's speed-up from the fewest threads to each other count, per round and
+# as the median over rounds ("speedup <impl> <model> <kind> <threads> <x>").
 #
 #   bench/compare.sh                       # resnet20 resnet56 training, resnet20 inference
 #   bench/compare.sh resnet20 resnet110    # these models' training steps, resnet20 inference
+#   THREADS="1 2" INFER="" bench/compare.sh resnet20   # 1 -> 2 thread scaling of both sides
 #
-# Environment: ROUNDS (3), THREADS (2), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20),
+# Environment: ROUNDS (3), THREADS (2, or a list such as "1 2"), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20; empty for none),
 # TORCH_BENCH (bench/torch_resnet_cifar.py, this repository's copy of the PyTorch anchor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(resnet20 resnet56)
-threads=${THREADS:-2} batch=${BATCH:-128} steps=${STEPS:-10} warmup=${WARMUP:-3}
-infer=${INFER:-resnet20}
+read -ra thread_counts <<< "${THREADS:-2}"
+batch=${BATCH:-128} steps=${STEPS:-10} warmup=${WARMUP:-3}
+infer=${INFER-resnet20}
 rounds=${ROUNDS:-3}
 torch_bench=${TORCH_BENCH:-bench/torch_resnet_cifar.py}
 
@@ -33,10 +38,10 @@ fi
 bin=$(mktemp -d)/bench
 go build -o "$bin" ./cmd/bench
 results=$(mktemp)
-common=(-batch "$batch" -steps "$steps" -warmup "$warmup" -threads "$threads")
 
-measure() { # kind model
-  local kind=$1 model=$2 ours theirs
+measure() { # kind model threads
+  local kind=$1 model=$2 threads=$3 ours theirs
+  local common=(-batch "$batch" -steps "$steps" -warmup "$warmup" -threads "$threads")
   if [ "$kind" = train ]; then
     ours=("$bin" -models "$model" -infer "" "${common[@]}")
     theirs=(/usr/bin/python3 "$torch_bench" --models "$model" --infer "" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
@@ -50,16 +55,18 @@ measure() { # kind model
 
 for round in $(seq "$rounds"); do
   echo "# round $round of $rounds" >&2
-  for m in "${models[@]}"; do measure train "$m"; done
-  for m in $(echo "$infer" | tr , ' '); do measure infer "$m"; done
+  for t in "${thread_counts[@]}"; do
+    for m in "${models[@]}"; do measure train "$m" "$t"; done
+    for m in $(echo "$infer" | tr , ' '); do measure infer "$m" "$t"; done
+  done
 done
 
 /usr/bin/python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-runs = {}
+runs = {}  # (model, kind, threads) -> impl -> rows in round order
 for r in rows:
-    runs.setdefault((r["model"], r["kind"]), {}).setdefault(r["impl"], []).append(r)
+    runs.setdefault((r["model"], r["kind"], r["threads"]), {}).setdefault(r["impl"], []).append(r)
 by = {}
 for key, impls in runs.items():
     for impl, rs in impls.items():
@@ -67,14 +74,32 @@ for key, impls in runs.items():
         rs = sorted(rs, key=lambda r: r["ms_median"])
         by.setdefault(key, {})[impl] = dict(rs[len(rs) // 2], ms_median=statistics.median(r["ms_median"] for r in rs))
 print()
-print("| model | kind | ours ms | PyTorch ms | ours/PyTorch | ours peak RSS MB | ours alloc/step |")
-print("|---|---|---|---|---|---|---|")
-for (m, k), d in by.items():
+print("| model | kind | threads | ours ms | PyTorch ms | ours/PyTorch | ours peak RSS MB | ours alloc/step |")
+print("|---|---|---:|---|---|---|---|---|")
+for (m, k, t), d in by.items():
     if "ours" in d and "pytorch" in d:
         o, p = d["ours"], d["pytorch"]
-        print(f"| {m} | {k} | {o['ms_median']:.0f} | {p['ms_median']:.0f} | {o['ms_median']/p['ms_median']:.2f} | {o.get('peak_rss_mb', 0):.0f} | {o.get('alloc_bytes_per_step', 0):.0f} |")
+        print(f"| {m} | {k} | {t} | {o['ms_median']:.0f} | {p['ms_median']:.0f} | {o['ms_median']/p['ms_median']:.2f} | {o.get('peak_rss_mb', 0):.0f} | {o.get('alloc_bytes_per_step', 0):.0f} |")
+thread_counts = sorted({t for (_, _, t) in runs})
+speedups = []  # (impl, model, kind, threads, per-round speed-ups)
+for (m, k, t), impls in runs.items():
+    base = runs.get((m, k, thread_counts[0]), {})
+    if t == thread_counts[0]:
+        continue
+    for impl, rs in impls.items():
+        if impl in base:
+            speedups.append((impl, m, k, t, [b["ms_median"] / r["ms_median"] for b, r in zip(base[impl], rs)]))
+if speedups:
+    print()
+    print(f"| side | model | kind | threads | speed-up over {thread_counts[0]} thread(s), per round | median |")
+    print("|---|---|---|---:|---|---:|")
+    for impl, m, k, t, xs in speedups:
+        print(f"| {impl} | {m} | {k} | {t} | {', '.join(f'{x:.2f}' for x in xs)} | {statistics.median(xs):.2f} |")
 print()
-for (m, k), d in by.items():
+for (m, k, t), d in by.items():
     if "ours" in d and "pytorch" in d:
-        print(f"ratio {m} {k} {d['ours']['ms_median']/d['pytorch']['ms_median']:.3f}")
+        suffix = f" threads {t}" if len(thread_counts) > 1 else ""
+        print(f"ratio {m} {k} {d['ours']['ms_median']/d['pytorch']['ms_median']:.3f}{suffix}")
+for impl, m, k, t, xs in speedups:
+    print(f"speedup {impl} {m} {k} {t} {statistics.median(xs):.3f}")
 PY
