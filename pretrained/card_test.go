@@ -25,16 +25,36 @@ var update = flag.Bool("update", false, "write the model cards (results/*/MODEL_
 // shipped iteration.
 type cardData struct {
 	pretrained.Entry
-	Info      train.RunInfo
-	Params    int
-	Epochs    float64
+	runNumbers
+	Info   train.RunInfo
+	Params int
+	Epochs float64
+	// Twin has the numbers of the PyTorch twin's run of the same recipe
+	// (results/DIR/twin), when there is one, and Beside the test errors
+	// of both runs every besideEvery iterations.
+	Twin   *runNumbers
+	Beside []besidePoint
+}
+
+// runNumbers is what a card reports of one run's metrics.jsonl, up to an
+// iteration.
+type runNumbers struct {
 	Train     train.Point // the last point with a training error
 	TrainFrom int         // the first iteration Train's means cover
 	LastEval  train.Point // the last point with a test error
 	BestEval  train.Point // the point with the lowest test error
-	Hours     float64     // training time up to the shipped iteration
+	Hours     float64     // training time up to the last point
 	ImgPerS   float64     // median training throughput
+	evals     map[int]train.Point
 }
+
+// besidePoint is one row of a card's table of the run against its twin.
+type besidePoint struct {
+	Iter       int
+	Ours, Twin train.Point
+}
+
+const besideEvery = 8000
 
 // TestModelCards checks that each model card, results/DIR/MODEL_CARD.md,
 // is its template MODEL_CARD.md.tmpl filled with the numbers of the
@@ -98,35 +118,19 @@ func renderCard(t *testing.T, root, tmpl string, e pretrained.Entry) []byte {
 	if d.Info, err = train.ReadRunInfo(run); err != nil {
 		t.Fatal(err)
 	}
-	points, err := train.ReadMetrics(filepath.Join(run, train.MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rates []float64
-	for i, p := range points {
-		if p.Iter > e.Iterations {
-			break
-		}
-		if p.TrainErr != nil {
-			d.Train, d.TrainFrom = p, 1
-			if i > 0 {
-				d.TrainFrom = points[i-1].Iter + 1
+	d.runNumbers = readNumbers(t, run, e.Iterations)
+	twin := filepath.Join(filepath.Dir(run), "twin")
+	if _, err := os.Stat(filepath.Join(twin, train.MetricsFile)); err == nil {
+		n := readNumbers(t, twin, e.Iterations)
+		d.Twin = &n
+		for it := besideEvery; it <= e.Iterations; it += besideEvery {
+			ours, ok1 := d.evals[it]
+			theirs, ok2 := n.evals[it]
+			if ok1 && ok2 {
+				d.Beside = append(d.Beside, besidePoint{Iter: it, Ours: ours, Twin: theirs})
 			}
 		}
-		if p.TestErr != nil {
-			d.LastEval = p
-			if d.BestEval.TestErr == nil || *p.TestErr < *d.BestEval.TestErr {
-				d.BestEval = p
-			}
-		}
-		d.Hours = p.ElapsedS / 3600
-		rates = append(rates, p.ImgPerS)
 	}
-	if d.Train.TrainErr == nil || d.LastEval.TestErr == nil {
-		t.Fatalf("%s: no training or test error logged up to iteration %d", run, e.Iterations)
-	}
-	slices.Sort(rates)
-	d.ImgPerS = rates[len(rates)/2]
 	d.Epochs = float64(e.Iterations) * float64(d.Info.Config.BatchSize) / float64(d.Info.TrainN)
 	m, err := models.New(e.Model, models.Options{})
 	if err != nil {
@@ -151,6 +155,44 @@ func renderCard(t *testing.T, root, tmpl string, e pretrained.Entry) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// readNumbers summarizes the metrics.jsonl of the run in dir up to
+// iteration last.
+func readNumbers(t *testing.T, dir string, last int) runNumbers {
+	t.Helper()
+	points, err := train.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := runNumbers{evals: map[int]train.Point{}}
+	var rates []float64
+	for i, p := range points {
+		if p.Iter > last {
+			break
+		}
+		if p.TrainErr != nil {
+			d.Train, d.TrainFrom = p, 1
+			if i > 0 {
+				d.TrainFrom = points[i-1].Iter + 1
+			}
+		}
+		if p.TestErr != nil {
+			d.LastEval = p
+			d.evals[p.Iter] = p
+			if d.BestEval.TestErr == nil || *p.TestErr < *d.BestEval.TestErr {
+				d.BestEval = p
+			}
+		}
+		d.Hours = p.ElapsedS / 3600
+		rates = append(rates, p.ImgPerS)
+	}
+	if d.Train.TrainErr == nil || d.LastEval.TestErr == nil {
+		t.Fatalf("%s: no training or test error logged up to iteration %d", dir, last)
+	}
+	slices.Sort(rates)
+	d.ImgPerS = rates[len(rates)/2]
+	return d
 }
 
 // firstDiff describes the first line where got and want differ.
