@@ -318,8 +318,8 @@ func (g *args) runOuter(ws *workspace) {
 					packRows(dst, nr, g.transB, g.b, g.rows, pc, kc, j0, nw)
 				case !g.transB && nw == nr && im.pack != nil:
 					im.pack(kc, &g.b[pc*g.ldb+j0], g.ldb, &dst[0])
-				case g.transB && nw == nr && im.packT16 != nil && kc >= 16:
-					packBTransposed(im, dst, nr, g.b, g.ldb, pc, kc, j0)
+				case g.transB && nw%16 == 0 && im.packT16 != nil && kc >= 16:
+					packBTransposed(im, dst, nr, nw, g.b, g.ldb, pc, kc, j0)
 				default:
 					packB(dst, nr, g.transB, g.b, g.ldb, pc, kc, j0, nw)
 				}
@@ -364,13 +364,17 @@ func (g *args) runOuter(ws *workspace) {
 						default:
 							ap, aRow, aK = &g.a[i0*g.lda+pc], g.lda, 1
 						}
+						aRowsKernel, kn := im.aRows, nr // columns the kernel computes
+						if ap == nil && nw == nr/2 && im.aRowsHalf != nil {
+							aRowsKernel, kn = im.aRowsHalf, nw
+						}
 						c, ldc, cBeta := &g.c[i0*g.ldc+j0], g.ldc, beta
-						partial := nw < nr || mw < kr
+						partial := nw < kn || mw < kr
 						if partial {
 							c, ldc, cBeta = &ws.tile[0], nr, 0
 						}
 						if ap == nil {
-							im.aRows(kc, &g.a[pc], &g.aRows[i0], ws.bPanel[jp], ws.bStride[jp], c, ldc, g.alpha, cBeta)
+							aRowsKernel(kc, &g.a[pc], &g.aRows[i0], ws.bPanel[jp], ws.bStride[jp], c, ldc, g.alpha, cBeta)
 						} else if rows := ws.bRows[jp]; rows != nil {
 							rowsKernel(kc, ap, aRow, aK, ws.bPanel[jp], rows, c, ldc, g.alpha, cBeta)
 						} else {
@@ -462,14 +466,17 @@ func packRows(dst []float32, nr int, trans bool, b []float32, rows []int, pc, kc
 	}
 }
 
-// packBTransposed is packB for a full panel of B^T, using the assembly transpose
-// for the whole 16x16 blocks.
-func packBTransposed(im *impl, dst []float32, nr int, b []float32, ldb, pc, kc, j0 int) {
+// packBTransposed is packB for a panel of B^T nw columns wide, a multiple
+// of 16, using the assembly transpose for the whole 16x16 blocks.
+func packBTransposed(im *impl, dst []float32, nr, nw int, b []float32, ldb, pc, kc, j0 int) {
+	if nw < nr {
+		clear(dst[:kc*nr])
+	}
 	blocks := kc / 16
-	for h := 0; h < nr; h += 16 {
+	for h := 0; h < nw; h += 16 {
 		im.packT16(blocks, &b[(j0+h)*ldb+pc], ldb, &dst[h])
 	}
-	for j := 0; j < nr; j++ {
+	for j := 0; j < nw; j++ {
 		for p := blocks * 16; p < kc; p++ {
 			dst[p*nr+j] = b[(j0+j)*ldb+pc+p]
 		}

@@ -360,6 +360,8 @@ func TestARowsMatchReference(t *testing.T) {
 	shapes := []struct{ m, n, k int }{
 		{144, 16, 2244}, {288, 32, 600}, {576, 64, 300}, {27, 16, 4000}, {6, 16, 9},
 		{4, 17, 27}, {8, 33, 1}, {1, 1, 1}, {7, 15, 300}, {100, 70, 40}, {13, 48, 530},
+		// Half-width panels (16 of 32 columns on AVX-512) with odd K blocks.
+		{16, 16, 301}, {40, 48, 257}, {8, 16, 1}, {24, 16, 3},
 	}
 	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}}
 	for _, im := range usableImpls() {

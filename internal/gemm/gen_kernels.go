@@ -162,8 +162,10 @@ func storeC(name, reg string, mr, vecs, alphaReg, betaReg, argOff int) {
 // image under each tap of a convolution are. Each step broadcasts one value
 // of every row, so A is read in place where a packed panel would transpose
 // it. The mr row pointers, B and the step count fill the general-purpose
-// registers; C's address and stride are loaded only to store.
-func aRowsKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs []int, alphaReg, betaReg int) {
+// registers; C's address and stride are loaded only to store. With sets = 2
+// the steps alternate between two sets of accumulators, added at the end:
+// a one-vector-wide tile has too few accumulators to hide the FMA latency.
+func aRowsKernel(name, reg string, lanes, mr, vecs, sets int, bcastRegs []int, bRegs []int, alphaReg, betaReg int) {
 	size := lanes * 4
 	rowRegs := []string{"SI", "R8", "R9", "R10", "R11", "DX", "AX", "R12"}[:mr]
 	fmt.Fprintf(&out, "// func %s(k int, a *float32, aRows *int, b *float32, bKStride int, c *float32, ldc int, alpha, beta float32)\n", name)
@@ -179,21 +181,54 @@ func aRowsKernel(name, reg string, lanes, mr, vecs int, bcastRegs []int, bRegs [
 	p("MOVQ bKStride+32(FP), BX")
 	p("SHLQ $2, BX")
 	p("XORQ R13, R13")
-	acc := startLoop(name, reg, mr, vecs)
-	for v := 0; v < vecs; v++ {
-		p("VMOVUPS %d(DI), %s%d", v*size, reg, bRegs[v])
-	}
-	for i, r := range rowRegs {
-		br := bcastRegs[i%len(bcastRegs)]
-		p("VBROADCASTSS (%s)(R13*1), %s%d", r, reg, br)
+	// step emits one k step into accumulator set s, B's row at bRow,
+	// A's values disp bytes past R13.
+	step := func(s int, bRow string, disp int) {
 		for v := 0; v < vecs; v++ {
-			p("VFMADD231PS %s%d, %s%d, %s", reg, br, reg, bRegs[v], acc(i, v))
+			p("VMOVUPS %d%s, %s%d", v*size, bRow, reg, bRegs[(s*vecs+v)%len(bRegs)])
+		}
+		for i, r := range rowRegs {
+			br := bcastRegs[i%len(bcastRegs)]
+			at := fmt.Sprintf("(%s)(R13*1)", r)
+			if disp != 0 {
+				at = fmt.Sprintf("%d%s", disp, at)
+			}
+			p("VBROADCASTSS %s, %s%d", at, reg, br)
+			for v := 0; v < vecs; v++ {
+				p("VFMADD231PS %s%d, %s%d, %s%d", reg, br, reg, bRegs[(s*vecs+v)%len(bRegs)], reg, s*mr*vecs+i*vecs+v)
+			}
 		}
 	}
-	p("ADDQ $4, R13")
-	p("ADDQ BX, DI")
-	p("DECQ CX")
-	p("JNZ %s_loop", name)
+	if sets == 1 {
+		startLoop(name, reg, mr, vecs)
+		step(0, "(DI)", 0)
+		p("ADDQ $4, R13")
+		p("ADDQ BX, DI")
+		p("DECQ CX")
+		p("JNZ %s_loop", name)
+	} else {
+		for i := 0; i < 2*mr*vecs; i++ {
+			p("VXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
+		}
+		p("SHRQ $1, CX")
+		p("JEQ %s_tail", name)
+		label(name + "_loop")
+		step(0, "(DI)", 0)
+		step(1, "(DI)(BX*1)", 4)
+		p("ADDQ $8, R13")
+		p("LEAQ (DI)(BX*2), DI")
+		p("DECQ CX")
+		p("JNZ %s_loop", name)
+		label(name + "_tail")
+		p("MOVQ k+0(FP), CX")
+		p("ANDQ $1, CX")
+		p("JEQ %s_sum", name)
+		step(0, "(DI)", 0)
+		label(name + "_sum")
+		for i := 0; i < mr*vecs; i++ {
+			p("VADDPS %s%d, %s%d, %s%d", reg, mr*vecs+i, reg, i, reg, i)
+		}
+	}
 	label(name + "_epilogue")
 	p("MOVQ c+40(FP), AX")
 	p("MOVQ ldc+48(FP), R12")
@@ -505,8 +540,11 @@ func main() {
 		outerKernel("kernel2x16"+suffix+"AVX2", "Y", 8, 2, 2, []int{14, 15}, []int{12, 13}, 14, 15, indirect)
 	}
 	// A at row offsets (the weight gradient's runs), B packed.
-	aRowsKernel("kernel8x32ARowsAVX512", "Z", 16, 8, 2, []int{16, 17, 18, 19, 20, 21, 22, 23}, []int{30, 31}, 28, 29)
-	aRowsKernel("kernel6x16ARowsAVX2", "Y", 8, 6, 2, []int{14, 15}, []int{12, 13}, 14, 15)
+	aRowsKernel("kernel8x32ARowsAVX512", "Z", 16, 8, 2, 1, []int{16, 17, 18, 19, 20, 21, 22, 23}, []int{30, 31}, 28, 29)
+	// Half as wide, for the 16 output channels of a CIFAR ResNet's first
+	// stage, whose weight gradient would waste half of a 32-column tile.
+	aRowsKernel("kernel8x16ARowsAVX512", "Z", 16, 8, 1, 2, []int{16, 17, 18, 19, 20, 21, 22, 23}, []int{30, 31}, 28, 29)
+	aRowsKernel("kernel6x16ARowsAVX2", "Y", 8, 6, 2, 1, []int{14, 15}, []int{12, 13}, 14, 15)
 	dotKernel("dot4x6AVX512")
 	packKernel("pack32AVX512", "Z", 16, 2)
 	transposeKernel("packT32AVX512")

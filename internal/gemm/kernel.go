@@ -45,6 +45,9 @@ type impl struct {
 	// aRows is outer reading A through row offsets (SgemmARowsSerial); nil:
 	// those A panels are gathered into packed ones.
 	aRows aRowsKernelFunc
+	// aRowsHalf is aRows for the first nr/2 columns only, where C has no
+	// more (nil: such panels take aRows on a zero-padded partial tile).
+	aRowsHalf aRowsKernelFunc
 	// pack copies k rows of nr floats from src (row stride ld) to dst; nil: use copy.
 	pack func(k int, src *float32, ld int, dst *float32)
 	// packT16 transposes 16 rows of B^T, 16*blocks columns, into a panel of
