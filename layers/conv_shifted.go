@@ -54,7 +54,8 @@ type shiftedLayout struct {
 	stride   int
 	p, wp    int // padding and padded row width Wo+p
 	plane    int // (Ho+p)*Wp: one padded image plane
-	chunk    int // images per chunk
+	count    int // chunks of the batch
+	chunk    int // images per chunk, at most
 	row      int // one channel of a chunk: chunk planes plus a tail for the farthest tap
 	inRow    int // the same for the input: row, or at stride 2 its 4 phases of row each
 	kh, kw   int
@@ -62,15 +63,25 @@ type shiftedLayout struct {
 	inH, inW int // input size
 }
 
-// layoutOf lays out chunks of h x w images of up to the given channels.
-func layoutOf(g *convGeom, h, w, channels int) shiftedLayout {
+// layoutOf lays out a batch of images, h x w with up to the given
+// channels, in chunks. The batch is cut into a power of two of chunks, the
+// fewest that keep each within chunkImages and chunkBytes, so that 2, 4, 8
+// or 16 workers share a batch of 128 images evenly; the chunk's rows are
+// sized for the images a chunk then holds, not the most it could, so that
+// no pass zeroes or multiplies unused planes.
+func layoutOf(g *convGeom, h, w, channels, images int) shiftedLayout {
 	ho, wo := g.outSize(h, w)
 	p, s := g.ph, g.sh
 	wp := wo + p
 	plane := (ho + p) * wp
-	chunk := max(1, min(chunkImages, chunkBytes/(4*channels*s*s*plane)))
+	most := max(1, min(chunkImages, chunkBytes/(4*channels*s*s*plane)))
+	count, chunk := 0, most
+	if images > 0 {
+		count = min(images, 1<<bits.Len(uint(ceilDiv(images, most)-1)))
+		chunk = ceilDiv(images, count)
+	}
 	row := chunk*plane + 2*p*wp + 2*p
-	return shiftedLayout{stride: s, p: p, wp: wp, plane: plane, chunk: chunk, row: row, inRow: s * s * row,
+	return shiftedLayout{stride: s, p: p, wp: wp, plane: plane, count: count, chunk: chunk, row: row, inRow: s * s * row,
 		kh: g.kh, kw: g.kw, h: ho, w: wo, inH: h, inW: w}
 }
 
@@ -168,26 +179,16 @@ func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 	}
 }
 
-// chunks runs fn over the images in chunks of at most l.chunk, claimed by
-// the workers one at a time. The cut depends on the batch alone (chunk i of
-// count), so that sums over chunks do not depend on the number of workers;
-// count is a power of two, so that 2, 4, 8 or 16 workers share a batch of
-// 128 images evenly.
+// chunks runs fn over the layout's batch of images in l.count chunks of
+// at most l.chunk, claimed by the workers one at a time. The cut depends on
+// the batch alone (chunk i of count), so that sums over chunks do not
+// depend on the number of workers.
 func (l *shiftedLayout) chunks(images int, fn func(worker, chunk, first, n int)) {
-	count := l.chunkCount(images)
+	count := l.count
 	parallelPieces(count, count, func(worker, chunk, _ int) {
 		first, last := chunk*images/count, (chunk+1)*images/count
 		fn(worker, chunk, first, last-first)
 	})
-}
-
-// chunkCount is the number of chunks that chunks cuts images into: the
-// least power of two that keeps chunks within l.chunk images.
-func (l *shiftedLayout) chunkCount(images int) int {
-	if images == 0 {
-		return 0
-	}
-	return min(images, 1<<bits.Len(uint(ceilDiv(images, l.chunk)-1)))
 }
 
 // Scratch slots of the shifted path: the tap offsets, the reordered
@@ -216,14 +217,14 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 }
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
-	l := layoutOf(&op.geom, d.h, d.w, max(d.c, d.co))
+	l := layoutOf(&op.geom, d.h, d.w, max(d.c, d.co), d.n)
 	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out)
 }
 
 // shiftedBackwardInput computes dx: at stride 1, the flipped weights times
 // padded dy.
 func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
+	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co), d.n)
 	if l.stride != 1 {
 		phasedBackwardInput(op, &l, d, w, dy, dx)
 		return
@@ -322,11 +323,11 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 // products are added in chunk order, whichever worker computed them, so
 // that dW does not depend on the number of workers or their timing.
 func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
-	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co))
+	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co), d.n)
 	k := d.c * l.kh * l.kw
 	taps := l.taps(&op.ws, d.c)
 	size := d.co * k
-	count := l.chunkCount(d.n)
+	count := l.count
 	parts := scratch[float32](&op.ws, slotParts, count*size)
 	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row)
 	l.chunks(d.n, func(worker, chunk, first, n int) {

@@ -4,6 +4,11 @@
 // compare line by line; bench/compare.sh runs both.
 //
 //	go run ./cmd/bench -models resnet20,resnet56 -infer resnet20 -batch 128 -steps 10 -warmup 3 -threads 2
+//
+// With -cpuprofile the run's CPU profile goes to a file for go tool pprof:
+//
+//	go run ./cmd/bench -models resnet56 -infer "" -steps 20 -cpuprofile cpu.out
+//	go tool pprof -top cpu.out
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"math/rand"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 3, "untimed steps first")
 	threads := fs.Int("threads", 2, "cores to use (GOMAXPROCS)")
 	ops := fs.Bool("ops", false, "after each measurement, time -steps more steps op by op and print one line per op class (ms per step)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
 	if err := fs.Parse(args); err == flag.ErrHelp {
 		fs.SetOutput(stdout)
 		fs.Usage()
@@ -90,6 +97,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	runtime.GOMAXPROCS(*threads)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usageError{errors.Wrap(err, "-cpuprofile")}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return errors.Wrap(err, "-cpuprofile")
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(stdout, "# ours (Go %s, Gorgonia) threads=%d batch=%d warmup=%d steps=%d\n", runtime.Version(), *threads, *batch, *warmup, *steps)
 	for _, job := range jobs(*trainList, "train", *inferList, "infer") {
 		m, err := models.New(job[0], models.Options{})
