@@ -23,7 +23,8 @@ import (
 // same padded layout (its border columns are discarded). The input gradient
 // is the same product over padded dy with the kernel flipped; the weight
 // gradient is padded dy times the runs transposed: long dot products over
-// the whole chunk.
+// the whole chunk. The two gradients' products run chunk by chunk in one
+// op, so that each chunk of dy is padded once, for both.
 //
 // The 3x3 stride-2 convolutions that halve a ResNet's images work the same
 // way once the padded input is split into its four phases (even or odd
@@ -222,16 +223,72 @@ func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
 }
 
 // shiftedBackwardInput computes dx: at stride 1, the flipped weights times
-// padded dy.
-func shiftedBackwardInput(op *convGrad, d convDims, w, dy, dx []float32) {
+// padded dy, and on the way the weight gradient's partial sums (see
+// shiftedBackward).
+func shiftedBackwardInput(op *convGrad, d convDims, x, w, dy, dx []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co), d.n)
 	if l.stride != 1 {
 		phasedBackwardInput(op, &l, d, w, dy, dx)
 		return
 	}
-	flipped := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
+	shiftedBackward(op, &l, d, x, w, dy, dx)
+}
+
+// shiftedBackward computes, chunk by chunk, dx (the flipped weights times
+// padded dy) and the chunk's share of dW (the runs of padded x times padded
+// dy transposed, as shiftedBackwardWeight does), padding each chunk of dy
+// once for both products, while it is in cache. It leaves the shares in
+// op.parts for the weight gradient's op, which adds them up.
+func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []float32) {
+	kx, kdy := d.c*l.kh*l.kw, d.co*l.kh*l.kw
+	flipped := scratch[float32](&op.ws, slotWeights, d.c*kdy)
 	packFlipped(flipped, w, d.co, d.c, l.kh, l.kw)
-	shiftedProduct(&op.ws, &l, d.n, d.co, d.c, flipped, dy, dx)
+	// At stride 1 the offsets of fewer channels' taps are a prefix of more's.
+	taps := l.taps(&op.ws, max(d.c, d.co))
+	op.parts = wgradParts{count: l.count, size: d.co * kx}
+	op.parts.data = scratch[float32](&op.ws, slotParts, l.count*op.parts.size)
+	ld := l.span(l.chunk)
+	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld)
+	l.chunks(d.n, func(worker, chunk, first, n int) {
+		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
+		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
+		runs := workerSlot(&op.ws, worker, 2, d.c*ld)
+		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
+		gemm32.SgemmRowsSerial(false, d.c, l.span(n), kdy, 1, flipped, kdy, dypad, taps[:kdy], 0, runs, ld)
+		l.compact(dx[first*d.c*l.h*l.w:], runs, n, d.c, ld)
+		l.pad(xpad, x[first*d.c*l.h*l.w:], n, d.c)
+		gemm32.SgemmARowsSerial(true, kx, d.co, l.span(n), 1, xpad, taps[:kx], dypad[l.p*l.wp+l.p:], l.row, 0, op.parts.chunk(chunk), d.co)
+	})
+}
+
+// wgradParts are the partial sums of a weight gradient, one per chunk of
+// images, each dW^T (Cin*kh*kw rows of Cout).
+type wgradParts struct {
+	data        []float32
+	count, size int
+}
+
+func (p *wgradParts) chunk(i int) []float32 { return p.data[i*p.size : (i+1)*p.size] }
+
+// sum adds the parts up in chunk order, whichever worker computed them, so
+// that dW does not depend on the number of workers or their timing, and
+// writes the sum to dw (Cout rows).
+func (p *wgradParts) sum(dw []float32, cout int) {
+	sum := p.data[:p.size]
+	parallel(p.size, func(_, lo, hi int) {
+		for c := 1; c < p.count; c++ {
+			for j, v := range p.data[c*p.size+lo : c*p.size+hi] {
+				sum[lo+j] += v
+			}
+		}
+	})
+	k := p.size / cout
+	for co := 0; co < cout; co++ {
+		row := dw[co*k : (co+1)*k]
+		for j := range row {
+			row[j] = sum[j*cout+co]
+		}
+	}
 }
 
 // shiftedProduct maps images of cin channels (src, NCHW) to images of cout
@@ -320,15 +377,13 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 // under every tap, read in place from the padded input, times padded dy
 // transposed give the chunk's dW^T: the runs are the product's rows, so
 // only dy (Cout rows, not Cin*kh*kw) is transposed into panels. The chunks'
-// products are added in chunk order, whichever worker computed them, so
-// that dW does not depend on the number of workers or their timing.
+// products are added as wgradParts.sum does.
 func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co), d.n)
 	k := d.c * l.kh * l.kw
 	taps := l.taps(&op.ws, d.c)
-	size := d.co * k
-	count := l.count
-	parts := scratch[float32](&op.ws, slotParts, count*size)
+	parts := wgradParts{count: l.count, size: d.co * k}
+	parts.data = scratch[float32](&op.ws, slotParts, parts.count*parts.size)
 	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
@@ -338,21 +393,7 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 		// dy in the chunk layout starts p rows and p columns into its
 		// padded planes; the border positions it covers read zeros.
 		dyRuns := dypad[l.p*l.wp+l.p:]
-		part := parts[chunk*size : (chunk+1)*size]
-		gemm32.SgemmARowsSerial(true, k, d.co, l.span(n), 1, xpad, taps, dyRuns, l.row, 0, part, d.co)
+		gemm32.SgemmARowsSerial(true, k, d.co, l.span(n), 1, xpad, taps, dyRuns, l.row, 0, parts.chunk(chunk), d.co)
 	})
-	sum := parts[:size]
-	parallel(size, func(_, lo, hi int) {
-		for c := 1; c < count; c++ {
-			for j, v := range parts[c*size+lo : c*size+hi] {
-				sum[lo+j] += v
-			}
-		}
-	})
-	for co := 0; co < d.co; co++ {
-		row := dw[co*k : (co+1)*k]
-		for j := range row {
-			row[j] = sum[j*d.co+co]
-		}
-	}
+	parts.sum(dw, d.co)
 }

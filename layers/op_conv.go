@@ -80,12 +80,16 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// SymDiff builds the two gradient ops. The weight gradient's also takes dx,
+// only to run after the input gradient's op, which computes the weight
+// gradient's partial sums too where it can (see shiftedBackward).
 func (op *convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&convGrad{opBase: newOpBase(op.name + "GradInput"), fwd: op, want: wantInput}, in[0], in[1], grad)
+	gi := &convGrad{opBase: newOpBase(op.name + "GradInput"), fwd: op, want: wantInput}
+	dx, err := G.ApplyOp(gi, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&convGrad{opBase: newOpBase(op.name + "GradWeight"), fwd: op, want: wantWeight}, in[0], in[1], grad)
+	dw, err := G.ApplyOp(&convGrad{opBase: newOpBase(op.name + "GradWeight"), fwd: op, want: wantWeight, input: gi}, in[0], in[1], grad, dx)
 	if err != nil {
 		return nil, err
 	}
@@ -149,13 +153,30 @@ type convGrad struct {
 	opBase
 	fwd  *convOp
 	want int
-	ws   workspace
+	// input, on a weight gradient's op, is the input gradient's op, which
+	// it runs after (taking dx as a fourth input) and whose partial sums of
+	// dW it adds up when that op left them (parts).
+	input *convGrad
+	parts wgradParts
+	ws    workspace
 }
 
-func (op *convGrad) Arity() int    { return 3 } // x, w, dy
-func (op *convGrad) Type() hm.Type { return fnType(4, 4, 4, 4) }
+// Arity is 3 (x, w, dy), or 4 (x, w, dy, dx) for a weight gradient's op
+// that runs after the input gradient's.
+func (op *convGrad) Arity() int {
+	if op.input != nil {
+		return 4
+	}
+	return 3
+}
+func (op *convGrad) Type() hm.Type {
+	if op.input != nil {
+		return fnType(4, 4, 4, 4, 4)
+	}
+	return fnType(4, 4, 4, 4)
+}
 func (op *convGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapes(op.name, in, 4, 4, 4)
+	s, err := shapes(op.name, in, []int{4, 4, 4, 4}[:op.Arity()]...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,9 +205,9 @@ func (op *convGrad) Do(in ...G.Value) (G.Value, error) {
 
 func convBackwardInput[T float](op *convGrad, xt, wt, dyt, dxt *tensor.Dense) {
 	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
-	w, dy, dx := data[T](wt), data[T](dyt), data[T](dxt)
+	x, w, dy, dx := data[T](xt), data[T](wt), data[T](dyt), data[T](dxt)
 	if w32, ok := any(w).([]float32); ok && g.shifted() {
-		shiftedBackwardInput(op, d, w32, any(dy).([]float32), any(dx).([]float32))
+		shiftedBackwardInput(op, d, any(x).([]float32), w32, any(dy).([]float32), any(dx).([]float32))
 		return
 	}
 	reserve[T](&op.ws, 0, d.k*d.p)
@@ -211,6 +232,11 @@ func convBackwardInput[T float](op *convGrad, xt, wt, dyt, dxt *tensor.Dense) {
 func convBackwardWeight[T float](op *convGrad, xt, wt, dyt, dwt *tensor.Dense) {
 	g, d := &op.fwd.geom, dimsOf(&op.fwd.geom, xt, wt)
 	x, dy, dw := data[T](xt), data[T](dyt), data[T](dwt)
+	if in := op.input; in != nil && in.parts.count > 0 {
+		in.parts.sum(any(dw).([]float32), d.co)
+		in.parts.count = 0
+		return
+	}
 	if x32, ok := any(x).([]float32); ok && g.shifted() {
 		shiftedBackwardWeight(op, d, x32, any(dy).([]float32), any(dw).([]float32))
 		return

@@ -76,7 +76,10 @@ func noop() {}
 // opClass is the class of the op named name, the rows of a per-op table:
 // convolutions by kernel size and pass, batch norm, ReLU (with the
 // residual addition it fuses), pooling and shortcuts, the classifier, the
-// loss, and the sums of two gradients of one tensor (see sumEngine).
+// loss, and the sums of two gradients of one tensor (see sumEngine). At
+// stride 1 a convolution's input-gradient op also makes the weight
+// gradient's products (see shiftedBackward), so its weight-gradient op
+// only adds them up: "input gradient" then has the time of both.
 func opClass(name string) string {
 	pass := "forward"
 	switch {
