@@ -277,9 +277,7 @@ func (p *wgradParts) sum(dw []float32, cout int) {
 	sum := p.data[:p.size]
 	parallel(p.size, func(_, lo, hi int) {
 		for c := 1; c < p.count; c++ {
-			for j, v := range p.data[c*p.size+lo : c*p.size+hi] {
-				sum[lo+j] += v
-			}
+			vec.Add(sum[lo:hi], sum[lo:hi], p.data[c*p.size+lo:c*p.size+hi])
 		}
 	})
 	k := p.size / cout
