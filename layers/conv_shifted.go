@@ -144,12 +144,7 @@ func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
 		for g := 0; g < n; g++ {
 			plane := row[g*l.plane : (g+1)*l.plane]
 			zero(plane[:l.p*l.wp])
-			for y := l.p; y < l.p+l.h; y++ {
-				for i := range l.p { // not zero(): a memclr call per row
-					plane[y*l.wp+i] = 0
-				}
-			}
-			vec.CopyRows(plane[l.p*l.wp+l.p:], src[(g*c+ci)*l.h*l.w:][:l.h*l.w], l.h, l.w, l.wp, l.w)
+			vec.PadRows(plane[l.p*l.wp:], src[(g*c+ci)*l.h*l.w:][:l.h*l.w], l.h, l.w, l.p, l.wp, l.w)
 		}
 		zero(row[n*l.plane:])
 	}

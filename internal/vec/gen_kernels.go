@@ -456,18 +456,20 @@ func main() {
 // copyRows emits the one kernel whose source and destination rows are
 // different distances apart, outside the kernel loop that the others share.
 func copyRows() {
-	out.WriteString(`// func copyRowsAVX2(dst, src *float32, n, m, ldDst, ldSrc int)
+	out.WriteString(`// func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 //
-// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst:
-// 4 vectors at a time, then single vectors, then a masked partial one.
-TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst,
+// each after lead zeros: 4 vectors at a time, then single vectors, then a
+// masked partial one.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 `)
 	p("MOVQ dst+0(FP), DI")
 	p("MOVQ src+8(FP), SI")
 	p("MOVQ n+16(FP), CX")
 	p("MOVQ m+24(FP), DX")
-	p("MOVQ ldDst+32(FP), R8")
-	p("MOVQ ldSrc+40(FP), R9")
+	p("MOVQ lead+32(FP), R10")
+	p("MOVQ ldDst+40(FP), R8")
+	p("MOVQ ldSrc+48(FP), R9")
 	p("SHLQ $2, R8")
 	p("SHLQ $2, R9")
 	p("MOVQ DX, AX") // Y15: the mask of a row's last m%8 floats
@@ -480,6 +482,15 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	p("JEQ copyRowsAVX2_done")
 	label("copyRowsAVX2_row")
 	p("XORQ AX, AX")
+	label("copyRowsAVX2_lead") // lead zeros, then the row from R12
+	p("CMPQ AX, R10")
+	p("JGE copyRowsAVX2_copy")
+	p("MOVL $0, (DI)(AX*4)")
+	p("INCQ AX")
+	p("JMP copyRowsAVX2_lead")
+	label("copyRowsAVX2_copy")
+	p("LEAQ (DI)(R10*4), R12")
+	p("XORQ AX, AX")
 	p("MOVQ DX, BX")
 	label("copyRowsAVX2_quad")
 	p("CMPQ BX, $32")
@@ -488,7 +499,7 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 		p("VMOVUPS %d(SI)(AX*1), Y%d", 32*v, v)
 	}
 	for v := 0; v < 4; v++ {
-		p("VMOVUPS Y%d, %d(DI)(AX*1)", v, 32*v)
+		p("VMOVUPS Y%d, %d(R12)(AX*1)", v, 32*v)
 	}
 	p("ADDQ $128, AX")
 	p("SUBQ $32, BX")
@@ -497,7 +508,7 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	p("CMPQ BX, $8")
 	p("JLT copyRowsAVX2_partial")
 	p("VMOVUPS (SI)(AX*1), Y0")
-	p("VMOVUPS Y0, (DI)(AX*1)")
+	p("VMOVUPS Y0, (R12)(AX*1)")
 	p("ADDQ $32, AX")
 	p("SUBQ $8, BX")
 	p("JMP copyRowsAVX2_single")
@@ -505,7 +516,7 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	p("TESTQ BX, BX")
 	p("JEQ copyRowsAVX2_next")
 	p("VMASKMOVPS (SI)(AX*1), Y15, Y0")
-	p("VMASKMOVPS Y0, Y15, (DI)(AX*1)")
+	p("VMASKMOVPS Y0, Y15, (R12)(AX*1)")
 	label("copyRowsAVX2_next")
 	p("ADDQ R8, DI")
 	p("ADDQ R9, SI")

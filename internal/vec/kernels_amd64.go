@@ -43,7 +43,7 @@ func addAVX2(dst, a, b *float32, n, m, ld int)
 func addReLUAVX2(dst, a, b *float32, n, m, ld int)
 
 //go:noescape
-func copyRowsAVX2(dst, src *float32, n, m, ldDst, ldSrc int)
+func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 
 //go:noescape
 func keepPositiveAVX2(dst, y, dy *float32, n, m, ld int)

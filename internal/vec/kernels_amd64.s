@@ -1196,17 +1196,19 @@ keepPositiveAVX2_done:
 	VZEROUPPER
 	RET
 
-// func copyRowsAVX2(dst, src *float32, n, m, ldDst, ldSrc int)
+// func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 //
-// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst:
-// 4 vectors at a time, then single vectors, then a masked partial one.
-TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst,
+// each after lead zeros: 4 vectors at a time, then single vectors, then a
+// masked partial one.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	MOVQ m+24(FP), DX
-	MOVQ ldDst+32(FP), R8
-	MOVQ ldSrc+40(FP), R9
+	MOVQ lead+32(FP), R10
+	MOVQ ldDst+40(FP), R8
+	MOVQ ldSrc+48(FP), R9
 	SHLQ $2, R8
 	SHLQ $2, R9
 	MOVQ DX, AX
@@ -1219,6 +1221,15 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	JEQ copyRowsAVX2_done
 copyRowsAVX2_row:
 	XORQ AX, AX
+copyRowsAVX2_lead:
+	CMPQ AX, R10
+	JGE copyRowsAVX2_copy
+	MOVL $0, (DI)(AX*4)
+	INCQ AX
+	JMP copyRowsAVX2_lead
+copyRowsAVX2_copy:
+	LEAQ (DI)(R10*4), R12
+	XORQ AX, AX
 	MOVQ DX, BX
 copyRowsAVX2_quad:
 	CMPQ BX, $32
@@ -1227,10 +1238,10 @@ copyRowsAVX2_quad:
 	VMOVUPS 32(SI)(AX*1), Y1
 	VMOVUPS 64(SI)(AX*1), Y2
 	VMOVUPS 96(SI)(AX*1), Y3
-	VMOVUPS Y0, 0(DI)(AX*1)
-	VMOVUPS Y1, 32(DI)(AX*1)
-	VMOVUPS Y2, 64(DI)(AX*1)
-	VMOVUPS Y3, 96(DI)(AX*1)
+	VMOVUPS Y0, 0(R12)(AX*1)
+	VMOVUPS Y1, 32(R12)(AX*1)
+	VMOVUPS Y2, 64(R12)(AX*1)
+	VMOVUPS Y3, 96(R12)(AX*1)
 	ADDQ $128, AX
 	SUBQ $32, BX
 	JMP copyRowsAVX2_quad
@@ -1238,7 +1249,7 @@ copyRowsAVX2_single:
 	CMPQ BX, $8
 	JLT copyRowsAVX2_partial
 	VMOVUPS (SI)(AX*1), Y0
-	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y0, (R12)(AX*1)
 	ADDQ $32, AX
 	SUBQ $8, BX
 	JMP copyRowsAVX2_single
@@ -1246,7 +1257,7 @@ copyRowsAVX2_partial:
 	TESTQ BX, BX
 	JEQ copyRowsAVX2_next
 	VMASKMOVPS (SI)(AX*1), Y15, Y0
-	VMASKMOVPS Y0, Y15, (DI)(AX*1)
+	VMASKMOVPS Y0, Y15, (R12)(AX*1)
 copyRowsAVX2_next:
 	ADDQ R8, DI
 	ADDQ R9, SI

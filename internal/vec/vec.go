@@ -43,7 +43,7 @@ type kernels struct {
 	add           func(dst, a, b *float32, n, m, ld int)
 	addReLU       func(dst, a, b *float32, n, m, ld int)
 	keepPositive  func(dst, y, dy *float32, n, m, ld int)
-	copyRows      func(dst, src *float32, n, m, ldDst, ldSrc int)
+	copyRows      func(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 }
 
 // avx2 is the assembly this CPU can run, nil when none.
@@ -462,18 +462,32 @@ func positiveMask(y float32) uint32 {
 // takes in and gives back, one call for a whole plane instead of a copy
 // (a call of memmove) per row of 8 to 32 floats.
 func CopyRows(dst, src []float32, n, m, ldDst, ldSrc int) {
-	if !check(n, m, ldDst, dst) || !check(n, m, ldSrc, src) {
-		return
-	}
-	if avx2 != nil {
-		avx2.copyRows(&dst[0], &src[0], n, m, ldDst, ldSrc)
-		return
-	}
-	copyRows(dst, src, n, m, ldDst, ldSrc)
+	PadRows(dst, src, n, m, 0, ldDst, ldSrc)
 }
 
-func copyRows(dst, src []float32, n, m, ldDst, ldSrc int) {
+// PadRows is CopyRows with lead zeros before each row in dst: row r of src
+// goes to dst[r*ldDst+lead:], after zeros at dst[r*ldDst:r*ldDst+lead], as
+// the left padding of a convolution's padded image.
+func PadRows(dst, src []float32, n, m, lead, ldDst, ldSrc int) {
+	if lead < 0 {
+		panic("vec: negative lead")
+	}
+	if !check(n, lead+m, ldDst, dst) {
+		return
+	}
+	if check(n, m, ldSrc, src) && avx2 != nil {
+		avx2.copyRows(&dst[0], &src[0], n, m, lead, ldDst, ldSrc)
+		return
+	}
+	copyRows(dst, src, n, m, lead, ldDst, ldSrc)
+}
+
+func copyRows(dst, src []float32, n, m, lead, ldDst, ldSrc int) {
 	for r := 0; r < n; r++ {
-		copy(dst[r*ldDst:r*ldDst+m], src[r*ldSrc:r*ldSrc+m])
+		row := dst[r*ldDst : r*ldDst+lead+m]
+		clear(row[:lead])
+		if m > 0 {
+			copy(row[lead:], src[r*ldSrc:r*ldSrc+m])
+		}
 	}
 }

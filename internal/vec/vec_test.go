@@ -298,31 +298,41 @@ func TestAffineAddIsAffineThenAddReLU(t *testing.T) {
 	}
 }
 
-// TestCopyRows: every row length from 0 to 41 (whole, single and partial
-// vectors), rows copied between different strides, and nothing written
-// between the destination's rows or after the last.
-func TestCopyRows(t *testing.T) {
+// TestPadRows: every row length from 0 to 41 (whole, single and partial
+// vectors) after 0 to 2 zeros (CopyRows with none), rows copied between
+// different strides, and nothing written between the destination's rows
+// or after the last.
+func TestPadRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for m := 0; m <= 41; m++ {
 		for _, n := range []int{1, 3} {
-			ldSrc, ldDst := m+1+rng.IntN(3), m+rng.IntN(3)
-			src := make([]float32, n*ldSrc)
-			for i := range src {
-				src[i] = rng.Float32()
-			}
-			dst := make([]float32, (n-1)*ldDst+m+8)
-			for i := range dst {
-				dst[i] = sentinel
-			}
-			CopyRows(dst, src, n, m, ldDst, ldSrc)
-			for i, v := range dst {
-				r, j := i/ldDst, i%ldDst
-				want := sentinel
-				if r < n && j < m {
-					want = src[r*ldSrc+j]
+			for lead := range 3 {
+				ldSrc, ldDst := m+1+rng.IntN(3), lead+m+rng.IntN(3)
+				src := make([]float32, n*ldSrc)
+				for i := range src {
+					src[i] = rng.Float32() + 1
 				}
-				if !sameBits(v, want) {
-					t.Fatalf("m %d n %d ldDst %d ldSrc %d: dst[%d] (row %d, column %d) = %v, want %v", m, n, ldDst, ldSrc, i, r, j, v, want)
+				dst := make([]float32, (n-1)*ldDst+lead+m+8)
+				for i := range dst {
+					dst[i] = sentinel
+				}
+				if lead == 0 {
+					CopyRows(dst, src, n, m, ldDst, ldSrc)
+				} else {
+					PadRows(dst, src, n, m, lead, ldDst, ldSrc)
+				}
+				for i, v := range dst {
+					r, j := i/max(ldDst, 1), i%max(ldDst, 1)
+					want := sentinel
+					switch {
+					case r < n && j < lead:
+						want = 0
+					case r < n && j < lead+m:
+						want = src[r*ldSrc+j-lead]
+					}
+					if !sameBits(v, want) {
+						t.Fatalf("m %d n %d lead %d ldDst %d ldSrc %d: dst[%d] (row %d, column %d) = %v, want %v", m, n, lead, ldDst, ldSrc, i, r, j, v, want)
+					}
 				}
 			}
 		}
