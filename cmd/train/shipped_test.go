@@ -103,6 +103,38 @@ func TestShippedEval(t *testing.T) {
 	}
 }
 
+// TestTwinWeightsEval: the PyTorch twin's ResNet-20 of the paper's full
+// schedule (results/resnet20-64k/twin, trained by torch on the same
+// archive), evaluated by eval, gets the test loss and error that PyTorch's
+// own evaluation recorded in its result.json, to within two images: the
+// float32 sums of the two implementations differ in the last bits, which
+// can move an image whose two best classes tie.
+func TestTwinWeightsEval(t *testing.T) {
+	_, data := shippedResnet20(t)
+	twin := filepath.Join("..", "..", "results", "resnet20-64k", "twin")
+	b, err := os.ReadFile(filepath.Join(twin, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var theirs struct {
+		TestErr  float64 `json:"final_test_err"`
+		TestLoss float64 `json:"final_test_loss"`
+	}
+	if err := json.Unmarshal(b, &theirs); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, "eval", "-weights", filepath.Join(twin, "weights.safetensors"), "-data", data)
+	var images int
+	var loss, errPct float64
+	if _, err := fmt.Sscanf(out, "resnet20 on %d test images (per-pixel-mean normalization): test loss %f, test error %f%%", &images, &loss, &errPct); err != nil {
+		t.Fatalf("eval printed %q: %v", out, err)
+	}
+	if d := errPct/100 - theirs.TestErr; images != 10000 || d > 2.0/10000+1e-9 || d < -2.0/10000-1e-9 || loss-theirs.TestLoss > 1e-3 || theirs.TestLoss-loss > 1e-3 {
+		t.Errorf("eval of the twin's weights: %d images, loss %.4f, error %.2f%%; PyTorch recorded loss %.4f, error %.2f%%",
+			images, loss, errPct, theirs.TestLoss, 100*theirs.TestErr)
+	}
+}
+
 // TestShippedPredict: predict with no -weights classifies real test images
 // with the shipped ResNet-20, exactly as with -weights and a copy of the
 // file, and mostly right.
