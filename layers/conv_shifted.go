@@ -240,8 +240,7 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 	packFlipped(flipped, w, d.co, d.c, l.kh, l.kw)
 	// At stride 1 the offsets of fewer channels' taps are a prefix of more's.
 	taps := l.taps(&op.ws, max(d.c, d.co))
-	op.parts = wgradParts{count: l.count, size: d.co * kx}
-	op.parts.data = scratch[float32](&op.ws, slotParts, l.count*op.parts.size)
+	op.parts = newWgradParts(&op.ws, l.count, d.co*kx)
 	ld := l.span(l.chunk)
 	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
@@ -249,10 +248,9 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 2, d.c*ld)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
-		gemm32.SgemmRowsSerial(false, d.c, l.span(n), kdy, 1, flipped, kdy, dypad, taps[:kdy], 0, runs, ld)
-		l.compact(dx[first*d.c*l.h*l.w:], runs, n, d.c, ld)
-		l.pad(xpad, x[first*d.c*l.h*l.w:], n, d.c)
-		gemm32.SgemmARowsSerial(true, kx, d.co, l.span(n), 1, xpad, taps[:kx], dypad[l.p*l.wp+l.p:], l.row, 0, op.parts.chunk(chunk), d.co)
+		l.product(n, d.c, kdy, flipped, dypad, taps[:kdy], runs, ld, dx[first*d.c*l.h*l.w:])
+		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
+		l.weightProduct(n, d.co, kx, xpad, taps[:kx], dypad, op.parts.chunk(chunk))
 	})
 }
 
@@ -261,6 +259,11 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 type wgradParts struct {
 	data        []float32
 	count, size int
+}
+
+// newWgradParts returns count parts of size elements in ws's parts slot.
+func newWgradParts(ws *workspace, count, size int) wgradParts {
+	return wgradParts{data: scratch[float32](ws, slotParts, count*size), count: count, size: size}
 }
 
 func (p *wgradParts) chunk(i int) []float32 { return p.data[i*p.size : (i+1)*p.size] }
@@ -297,9 +300,24 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 		padded := workerSlot(ws, worker, 0, cin*l.inRow)
 		runs := workerSlot(ws, worker, 1, cout*ld)
 		l.padInput(padded, src[first*inSize:], n, cin)
-		gemm32.SgemmRowsSerial(false, cout, l.span(n), k, 1, weights, k, padded, taps, 0, runs, ld)
-		l.compact(dst[first*outSize:], runs, n, cout, ld)
+		l.product(n, cout, k, weights, padded, taps, runs, ld, dst[first*outSize:])
 	})
+}
+
+// product multiplies weights (cout, k) by the runs under the taps of a
+// padded chunk of n images into runs (cout rows, ld apart) and compacts
+// them into dst (NCHW).
+func (l *shiftedLayout) product(n, cout, k int, weights, padded []float32, taps []int, runs []float32, ld int, dst []float32) {
+	gemm32.SgemmRowsSerial(false, cout, l.span(n), k, 1, weights, k, padded, taps, 0, runs, ld)
+	l.compact(dst, runs, n, cout, ld)
+}
+
+// weightProduct computes a chunk's share of dW^T (k = Cin*kh*kw rows of
+// cout) into part: the runs under the taps of padded x times padded dy
+// transposed. dy in the chunk layout starts p rows and p columns into its
+// padded planes; the border positions it covers read zeros.
+func (l *shiftedLayout) weightProduct(n, cout, k int, xpad []float32, taps []int, dypad, part []float32) {
+	gemm32.SgemmARowsSerial(true, k, cout, l.span(n), 1, xpad, taps, dypad[l.p*l.wp+l.p:], l.row, 0, part, cout)
 }
 
 // phasedBackwardInput computes dx of a 3x3 stride-2 convolution phase by
@@ -375,18 +393,14 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	l := layoutOf(&op.fwd.geom, d.h, d.w, max(d.c, d.co), d.n)
 	k := d.c * l.kh * l.kw
 	taps := l.taps(&op.ws, d.c)
-	parts := wgradParts{count: l.count, size: d.co * k}
-	parts.data = scratch[float32](&op.ws, slotParts, parts.count*parts.size)
+	parts := newWgradParts(&op.ws, l.count, d.co*k)
 	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
-		// dy in the chunk layout starts p rows and p columns into its
-		// padded planes; the border positions it covers read zeros.
-		dyRuns := dypad[l.p*l.wp+l.p:]
-		gemm32.SgemmARowsSerial(true, k, d.co, l.span(n), 1, xpad, taps, dyRuns, l.row, 0, parts.chunk(chunk), d.co)
+		l.weightProduct(n, d.co, k, xpad, taps, dypad, parts.chunk(chunk))
 	})
 	parts.sum(dw, d.co)
 }

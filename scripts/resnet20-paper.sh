@@ -16,7 +16,8 @@
 # beside the checkout). The run goes on in the foreground; SIGINT writes a
 # checkpoint and stops it. Commit results/resnet20-64k/run afterwards
 # (config.json, metrics.jsonl, stats.json, checkpoint.safetensors; the
-# twin's checkpoint.pt).
+# twin's checkpoint.pt while it runs, its weights.safetensors and
+# result.json once it has ended).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/scripts/lib/pinned.sh"
