@@ -108,20 +108,24 @@ func relDiff(want, got []float32) float64 {
 	return diff / math.Max(scale, 1e-30)
 }
 
+// TestBatchNormGradients checks batch norm's gradients against finite
+// differences, with and without its ReLU, in both modes, for a batch of 3
+// and one of 35, which imageGroups cuts into groups of one and two images.
 func TestBatchNormGradients(t *testing.T) {
-	for _, relu := range []bool{false, true} {
-		for _, training := range []bool{true, false} {
-			rng := rand.New(rand.NewSource(3))
-			g := G.NewGraph()
-			s := newTestScope(g, training)
-			x := gradcheck.Input(g, rng, "x", tensor.Float64, 3, 4, 3, 2)
-			y, err := BatchNorm2d(s, "bn", x, BNOptions{ReLU: relu})
-			if err != nil {
-				t.Fatal(err)
-			}
-			randomizeState(rng, s)
-			gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
+	for _, c := range []struct {
+		n           int
+		relu, train bool
+	}{{3, false, true}, {3, false, false}, {3, true, true}, {3, true, false}, {35, true, true}, {35, false, true}} {
+		rng := rand.New(rand.NewSource(3))
+		g := G.NewGraph()
+		s := newTestScope(g, c.train)
+		x := gradcheck.Input(g, rng, "x", tensor.Float64, c.n, 4, 3, 2)
+		y, err := BatchNorm2d(s, "bn", x, BNOptions{ReLU: c.relu})
+		if err != nil {
+			t.Fatal(err)
 		}
+		randomizeState(rng, s)
+		gradcheck.Assert(t, g, mustCost(t, rng, y), append(G.Nodes{x}, s.Learnables()...))
 	}
 }
 
@@ -234,12 +238,21 @@ func TestBatchNormMisuse(t *testing.T) {
 	}
 }
 
+// TestBatchNormStatistics checks the output and the running statistics
+// against sums taken here, for a batch of 4 and one of 37 (groups of one
+// and two images), in training, in evaluation and back.
 func TestBatchNormStatistics(t *testing.T) {
+	for _, n := range []int{4, 37} {
+		batchNormStatistics(t, n)
+	}
+}
+
+func batchNormStatistics(t *testing.T, n int) {
 	rng := rand.New(rand.NewSource(4))
 	g := G.NewGraph()
 	mode := NewMode(true)
 	s := NewScope(g, NewState(), tensor.Float64, mode, 1)
-	x := gradcheck.Input(g, rng, "x", tensor.Float64, 4, 2, 3, 3)
+	x := gradcheck.Input(g, rng, "x", tensor.Float64, n, 2, 3, 3)
 	y, err := BatchNorm2d(s, "bn", x, BNOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +270,7 @@ func TestBatchNormStatistics(t *testing.T) {
 		return append([]float64(nil), yv.Data().([]float64)...)
 	}
 	xs := x.Value().Data().([]float64)
-	const m = 4 * 9
+	m := float64(n * 9)
 	mean, sq := make([]float64, 2), make([]float64, 2)
 	for i, v := range xs {
 		mean[(i/9)%2] += v / m

@@ -105,34 +105,56 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	}
 	training := op.mode.Training()
 	runMean, runVar := data[T](op.runMean), data[T](op.runVar)
-	// Channel c is n planes of hw values, nc*hw apart, from x[c*hw].
-	parallel(nc, func(_, lo, hi int) {
-		for c := lo; c < hi; c++ {
-			xc := x[c*hw:]
-			mean, variance := float64(runMean[c]), float64(runVar[c])
-			if training {
-				// One pass for both moments, shifted by the channel's first
-				// value so that E[d^2] - E[d]^2 does not cancel catastrophically.
-				first := xc[0]
-				sum, sq := vec.Moments(xc, n, hw, nc*hw, first)
-				mean = float64(first) + sum/m
-				variance = max(sq/m-(sum/m)*(sum/m), 0)
-				unbiased := variance
-				if m > 1 {
-					unbiased = variance * m / (m - 1)
-				}
-				runMean[c] = T((1-op.momentum)*float64(runMean[c]) + op.momentum*mean)
-				runVar[c] = T((1-op.momentum)*float64(runVar[c]) + op.momentum*unbiased)
+	// Channel c of image i is the plane of hw values at x[(i*nc+c)*hw].
+	groups := imageGroups(n)
+	variance := scratch[float64](&op.ws, 1, nc)
+	if training {
+		// One pass for both moments, shifted by each channel's first value
+		// so that E[d^2] - E[d]^2 does not cancel catastrophically; each
+		// group of images sums its own, added up below in group order.
+		parts := scratch[float64](&op.ws, 0, 2*groups*nc)
+		forGroups(n, groups, func(g, first, count int) {
+			sums, sqs := parts[2*g*nc:][:nc], parts[(2*g+1)*nc:][:nc]
+			for c := range nc {
+				sums[c], sqs[c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
 			}
-			invStd := 1 / math.Sqrt(variance+op.eps)
-			scale := T(float64(gamma[c]) * invStd)
-			shift := T(float64(beta[c]) - mean*float64(gamma[c])*invStd)
-			op.mean[c], op.invStd[c] = mean, invStd
-			op.scale[c], op.shift[c] = float64(scale), float64(shift)
+		})
+		for c := range nc {
+			var sum, sq float64
+			for g := range groups {
+				sum += parts[2*g*nc+c]
+				sq += parts[(2*g+1)*nc+c]
+			}
+			mean := float64(x[c*hw]) + sum/m
+			variance[c] = max(sq/m-(sum/m)*(sum/m), 0)
+			unbiased := variance[c]
+			if m > 1 {
+				unbiased = variance[c] * m / (m - 1)
+			}
+			op.mean[c] = mean
+			runMean[c] = T((1-op.momentum)*float64(runMean[c]) + op.momentum*mean)
+			runVar[c] = T((1-op.momentum)*float64(runVar[c]) + op.momentum*unbiased)
+		}
+	} else {
+		for c := range nc {
+			op.mean[c], variance[c] = float64(runMean[c]), float64(runVar[c])
+		}
+	}
+	for c := range nc {
+		invStd := 1 / math.Sqrt(variance[c]+op.eps)
+		scale := T(float64(gamma[c]) * invStd)
+		shift := T(float64(beta[c]) - op.mean[c]*float64(gamma[c])*invStd)
+		op.invStd[c] = invStd
+		op.scale[c], op.shift[c] = float64(scale), float64(shift)
+	}
+	forGroups(n, groups, func(_, first, count int) {
+		for c := range nc {
+			at := (first*nc + c) * hw
+			scale, shift := T(op.scale[c]), T(op.shift[c])
 			if r != nil {
-				vec.AffineAdd(out[c*hw:], xc, r[c*hw:], n, hw, nc*hw, scale, shift, op.relu)
+				vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
 			} else {
-				vec.Affine(out[c*hw:], xc, n, hw, nc*hw, scale, shift, op.relu)
+				vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
 			}
 		}
 	})
@@ -223,28 +245,61 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	n, nc, hw := s[0], s[1], s[2]*s[3]
 	m := float64(n * hw)
 	x, gamma, dy, dx := data[T](xt), data[T](gt), data[T](dyt), data[T](outt)
-	parallel(nc, func(_, lo, hi int) {
-		for c := lo; c < hi; c++ {
-			xc, dyc := x[c*hw:], dy[c*hw:]
-			mean, invStd := fwd.mean[c], fwd.invStd[c]
-			gate := vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
-			// Centred on the mean (as T), so that sum(dy*x) and
-			// mean*sum(dy) do not cancel when the mean is large.
-			center := T(mean)
-			sumDy, sumDyXc := vec.GradSums(dyc, xc, n, hw, nc*hw, gate, center)
-			sumDyXhat := (sumDyXc - (mean-float64(center))*sumDy) * invStd
-			op.sums[c], op.sums[nc+c] = sumDy, sumDyXhat
-			k := float64(gamma[c]) * invStd
-			// dx = k*dy + c1*(x-center) + c0, the batch-statistics terms
-			// folded into one multiply and two adds per element.
-			var c0, c1 float64
-			if fwd.batchStats {
-				a, b := sumDy/m, sumDyXhat/m
-				c1 = -k * b * invStd
-				c0 = c1*(float64(center)-mean) - k*a
-			}
-			vec.GradInput(dx[c*hw:], dyc, xc, n, hw, nc*hw, gate, T(k), T(c1), center, T(c0))
+	gate := func(c int) vec.Gate[T] {
+		return vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
+	}
+	// Centred on the mean (as T), so that sum(dy*x) and mean*sum(dy) do
+	// not cancel when the mean is large. Each group of images sums its
+	// own, added up in group order.
+	groups := imageGroups(n)
+	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
+	forGroups(n, groups, func(g, first, count int) {
+		for c := range nc {
+			at := (first*nc + c) * hw
+			parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
 		}
+	})
+	// dx = k*dy + c1*(x-center) + c0, the batch-statistics terms folded
+	// into one multiply and two adds per element.
+	k, c1, c0 := scratch[float64](&op.ws, 1, nc), scratch[float64](&op.ws, 2, nc), scratch[float64](&op.ws, 3, nc)
+	for c := range nc {
+		var sumDy, sumDyXc float64
+		for g := range groups {
+			sumDy += parts[2*g*nc+c]
+			sumDyXc += parts[(2*g+1)*nc+c]
+		}
+		mean, invStd, center := fwd.mean[c], fwd.invStd[c], float64(T(fwd.mean[c]))
+		sumDyXhat := (sumDyXc - (mean-center)*sumDy) * invStd
+		op.sums[c], op.sums[nc+c] = sumDy, sumDyXhat
+		k[c], c1[c], c0[c] = float64(gamma[c])*invStd, 0, 0
+		if fwd.batchStats {
+			a, b := sumDy/m, sumDyXhat/m
+			c1[c] = -k[c] * b * invStd
+			c0[c] = c1[c]*(center-mean) - k[c]*a
+		}
+	}
+	forGroups(n, groups, func(_, first, count int) {
+		for c := range nc {
+			at := (first*nc + c) * hw
+			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(c1[c]), T(fwd.mean[c]), T(c0[c]))
+		}
+	})
+}
+
+// imageGroups is how many groups of images batch norm cuts a batch of n
+// into. The groups' partial sums are added in group order, so the cut
+// depends on the batch alone: the statistics do not depend on the number
+// of workers.
+func imageGroups(n int) int { return min(n, 32) }
+
+// forGroups runs fn(g, first, count) over the groups of a batch of n
+// images, each group's images first to first+count. Cutting by images, as
+// the convolutions do, lets each worker pass over the activations it
+// wrote (see pool).
+func forGroups(n, groups int, fn func(g, first, count int)) {
+	parallelPieces(groups, groups, func(_, g, _ int) {
+		first, last := g*n/groups, (g+1)*n/groups
+		fn(g, first, last-first)
 	})
 }
 
