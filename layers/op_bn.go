@@ -107,57 +107,59 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	runMean, runVar := data[T](op.runMean), data[T](op.runVar)
 	// Channel c of image i is the plane of hw values at x[(i*nc+c)*hw].
 	groups := imageGroups(n)
-	variance := scratch[float64](&op.ws, 1, nc)
+	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
+	block := nc
 	if training {
-		// One pass for both moments, shifted by each channel's first value
-		// so that E[d^2] - E[d]^2 does not cancel catastrophically; each
-		// group of images sums its own, added up below in group order.
-		parts := scratch[float64](&op.ws, 0, 2*groups*nc)
-		forGroups(n, groups, func(g, first, count int) {
-			sums, sqs := parts[2*g*nc:][:nc], parts[(2*g+1)*nc:][:nc]
-			for c := range nc {
-				sums[c], sqs[c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
+		block = channelBlock(n, nc, hw, 1, int(xt.Dtype().Size()))
+	}
+	for c0 := 0; c0 < nc; c0 += block {
+		channels := min(c0+block, nc)
+		if training {
+			// One pass for both moments, shifted by each channel's first
+			// value so that E[d^2] - E[d]^2 does not cancel
+			// catastrophically; each group of images sums its own, added
+			// up below in group order.
+			forGroups(n, groups, func(g, first, count int) {
+				for c := c0; c < channels; c++ {
+					parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
+				}
+			})
+		}
+		for c := c0; c < channels; c++ {
+			mean, variance := float64(runMean[c]), float64(runVar[c])
+			if training {
+				var sum, sq float64
+				for g := range groups {
+					sum += parts[2*g*nc+c]
+					sq += parts[(2*g+1)*nc+c]
+				}
+				mean = float64(x[c*hw]) + sum/m
+				variance = max(sq/m-(sum/m)*(sum/m), 0)
+				unbiased := variance
+				if m > 1 {
+					unbiased = variance * m / (m - 1)
+				}
+				runMean[c] = T((1-op.momentum)*float64(runMean[c]) + op.momentum*mean)
+				runVar[c] = T((1-op.momentum)*float64(runVar[c]) + op.momentum*unbiased)
+			}
+			invStd := 1 / math.Sqrt(variance+op.eps)
+			scale := T(float64(gamma[c]) * invStd)
+			shift := T(float64(beta[c]) - mean*float64(gamma[c])*invStd)
+			op.mean[c], op.invStd[c] = mean, invStd
+			op.scale[c], op.shift[c] = float64(scale), float64(shift)
+		}
+		forGroups(n, groups, func(_, first, count int) {
+			for c := c0; c < channels; c++ {
+				at := (first*nc + c) * hw
+				scale, shift := T(op.scale[c]), T(op.shift[c])
+				if r != nil {
+					vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
+				} else {
+					vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
+				}
 			}
 		})
-		for c := range nc {
-			var sum, sq float64
-			for g := range groups {
-				sum += parts[2*g*nc+c]
-				sq += parts[(2*g+1)*nc+c]
-			}
-			mean := float64(x[c*hw]) + sum/m
-			variance[c] = max(sq/m-(sum/m)*(sum/m), 0)
-			unbiased := variance[c]
-			if m > 1 {
-				unbiased = variance[c] * m / (m - 1)
-			}
-			op.mean[c] = mean
-			runMean[c] = T((1-op.momentum)*float64(runMean[c]) + op.momentum*mean)
-			runVar[c] = T((1-op.momentum)*float64(runVar[c]) + op.momentum*unbiased)
-		}
-	} else {
-		for c := range nc {
-			op.mean[c], variance[c] = float64(runMean[c]), float64(runVar[c])
-		}
 	}
-	for c := range nc {
-		invStd := 1 / math.Sqrt(variance[c]+op.eps)
-		scale := T(float64(gamma[c]) * invStd)
-		shift := T(float64(beta[c]) - op.mean[c]*float64(gamma[c])*invStd)
-		op.invStd[c] = invStd
-		op.scale[c], op.shift[c] = float64(scale), float64(shift)
-	}
-	forGroups(n, groups, func(_, first, count int) {
-		for c := range nc {
-			at := (first*nc + c) * hw
-			scale, shift := T(op.scale[c]), T(op.shift[c])
-			if r != nil {
-				vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
-			} else {
-				vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
-			}
-		}
-	})
 	op.batchStats = training
 	if training {
 		op.numBatchesTracked.Set(0, op.numBatchesTracked.Get(0).(int64)+1)
@@ -248,42 +250,57 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	gate := func(c int) vec.Gate[T] {
 		return vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
 	}
-	// Centred on the mean (as T), so that sum(dy*x) and mean*sum(dy) do
-	// not cancel when the mean is large. Each group of images sums its
-	// own, added up in group order.
 	groups := imageGroups(n)
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
-	forGroups(n, groups, func(g, first, count int) {
-		for c := range nc {
-			at := (first*nc + c) * hw
-			parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
-		}
-	})
-	// dx = k*dy + c1*(x-center) + c0, the batch-statistics terms folded
-	// into one multiply and two adds per element.
 	k, c1, c0 := scratch[float64](&op.ws, 1, nc), scratch[float64](&op.ws, 2, nc), scratch[float64](&op.ws, 3, nc)
-	for c := range nc {
-		var sumDy, sumDyXc float64
-		for g := range groups {
-			sumDy += parts[2*g*nc+c]
-			sumDyXc += parts[(2*g+1)*nc+c]
+	block := channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
+	for first := 0; first < nc; first += block {
+		channels := min(first+block, nc)
+		// Centred on the mean (as T), so that sum(dy*x) and mean*sum(dy)
+		// do not cancel when the mean is large. Each group of images sums
+		// its own, added up in group order.
+		forGroups(n, groups, func(g, image, count int) {
+			for c := first; c < channels; c++ {
+				at := (image*nc + c) * hw
+				parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
+			}
+		})
+		// dx = k*dy + c1*(x-center) + c0, the batch-statistics terms
+		// folded into one multiply and two adds per element.
+		for c := first; c < channels; c++ {
+			var sumDy, sumDyXc float64
+			for g := range groups {
+				sumDy += parts[2*g*nc+c]
+				sumDyXc += parts[(2*g+1)*nc+c]
+			}
+			mean, invStd, center := fwd.mean[c], fwd.invStd[c], float64(T(fwd.mean[c]))
+			sumDyXhat := (sumDyXc - (mean-center)*sumDy) * invStd
+			op.sums[c], op.sums[nc+c] = sumDy, sumDyXhat
+			k[c], c1[c], c0[c] = float64(gamma[c])*invStd, 0, 0
+			if fwd.batchStats {
+				a, b := sumDy/m, sumDyXhat/m
+				c1[c] = -k[c] * b * invStd
+				c0[c] = c1[c]*(center-mean) - k[c]*a
+			}
 		}
-		mean, invStd, center := fwd.mean[c], fwd.invStd[c], float64(T(fwd.mean[c]))
-		sumDyXhat := (sumDyXc - (mean-center)*sumDy) * invStd
-		op.sums[c], op.sums[nc+c] = sumDy, sumDyXhat
-		k[c], c1[c], c0[c] = float64(gamma[c])*invStd, 0, 0
-		if fwd.batchStats {
-			a, b := sumDy/m, sumDyXhat/m
-			c1[c] = -k[c] * b * invStd
-			c0[c] = c1[c]*(center-mean) - k[c]*a
-		}
+		forGroups(n, groups, func(_, image, count int) {
+			for c := first; c < channels; c++ {
+				at := (image*nc + c) * hw
+				vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(c1[c]), T(fwd.mean[c]), T(c0[c]))
+			}
+		})
 	}
-	forGroups(n, groups, func(_, first, count int) {
-		for c := range nc {
-			at := (first*nc + c) * hw
-			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(c1[c]), T(fwd.mean[c]), T(c0[c]))
-		}
-	})
+}
+
+// blockBytes is about how much of its inputs batch norm reads in its
+// first pass over a block of channels, for the second to find in cache.
+const blockBytes = 1 << 20
+
+// channelBlock is how many channels batch norm passes over at a time: as
+// many as keep streams inputs of a batch of n planes of hw values, size
+// bytes each, within blockBytes, and at least one.
+func channelBlock(n, nc, hw, streams, size int) int {
+	return max(1, min(nc, blockBytes/(n*hw*streams*size)))
 }
 
 // imageGroups is how many groups of images batch norm cuts a batch of n
