@@ -106,26 +106,41 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	training := op.mode.Training()
 	runMean, runVar := data[T](op.runMean), data[T](op.runVar)
 	// Channel c of image i is the plane of hw values at x[(i*nc+c)*hw].
+	// The passes run over channels c0 to c1, one block after another.
 	groups := imageGroups(n)
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
+	var c0, c1 int
+	moments := func(_, g, _ int) {
+		// Both moments in one pass, shifted by each channel's first value
+		// so that E[d^2] - E[d]^2 does not cancel catastrophically; each
+		// group of images sums its own, added up below in group order.
+		first, count := groupImages(n, groups, g)
+		for c := c0; c < c1; c++ {
+			parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
+		}
+	}
+	normalize := func(_, g, _ int) {
+		first, count := groupImages(n, groups, g)
+		for c := c0; c < c1; c++ {
+			at := (first*nc + c) * hw
+			scale, shift := T(op.scale[c]), T(op.shift[c])
+			if r != nil {
+				vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
+			} else {
+				vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
+			}
+		}
+	}
 	block := nc
 	if training {
 		block = channelBlock(n, nc, hw, 1, int(xt.Dtype().Size()))
 	}
-	for c0 := 0; c0 < nc; c0 += block {
-		channels := min(c0+block, nc)
+	for c0 = 0; c0 < nc; c0 = c1 {
+		c1 = min(c0+block, nc)
 		if training {
-			// One pass for both moments, shifted by each channel's first
-			// value so that E[d^2] - E[d]^2 does not cancel
-			// catastrophically; each group of images sums its own, added
-			// up below in group order.
-			forGroups(n, groups, func(g, first, count int) {
-				for c := c0; c < channels; c++ {
-					parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
-				}
-			})
+			parallelPieces(groups, groups, moments)
 		}
-		for c := c0; c < channels; c++ {
+		for c := c0; c < c1; c++ {
 			mean, variance := float64(runMean[c]), float64(runVar[c])
 			if training {
 				var sum, sq float64
@@ -148,17 +163,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 			op.mean[c], op.invStd[c] = mean, invStd
 			op.scale[c], op.shift[c] = float64(scale), float64(shift)
 		}
-		forGroups(n, groups, func(_, first, count int) {
-			for c := c0; c < channels; c++ {
-				at := (first*nc + c) * hw
-				scale, shift := T(op.scale[c]), T(op.shift[c])
-				if r != nil {
-					vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
-				} else {
-					vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
-				}
-			}
-		})
+		parallelPieces(groups, groups, normalize)
 	}
 	op.batchStats = training
 	if training {
@@ -202,8 +207,8 @@ func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // with batch statistics, or gamma*invStd*dy with running ones; dy is masked
 // by the fused ReLU. It keeps the two sums, per channel, for bnGradRow.
 //
-// One op does both passes over a channel (the sums, then dx) so that the
-// second finds the channel's x and dy still in cache; and it recomputes the
+// One op does both passes over a block of channels (the sums, then dx) so
+// that the second finds the block's x and dy still in cache; and it recomputes the
 // ReLU's mask from x rather than read the forward output y, one stream of
 // memory fewer in each pass.
 type bnGradInput struct {
@@ -250,24 +255,35 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	gate := func(c int) vec.Gate[T] {
 		return vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
 	}
+	// The passes run over channels c0 to c1, one block after another.
 	groups := imageGroups(n)
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
-	k, c1, c0 := scratch[float64](&op.ws, 1, nc), scratch[float64](&op.ws, 2, nc), scratch[float64](&op.ws, 3, nc)
-	block := channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
-	for first := 0; first < nc; first += block {
-		channels := min(first+block, nc)
+	k, k1, k0 := scratch[float64](&op.ws, 1, nc), scratch[float64](&op.ws, 2, nc), scratch[float64](&op.ws, 3, nc)
+	var c0, c1 int
+	sums := func(_, g, _ int) {
 		// Centred on the mean (as T), so that sum(dy*x) and mean*sum(dy)
 		// do not cancel when the mean is large. Each group of images sums
-		// its own, added up in group order.
-		forGroups(n, groups, func(g, image, count int) {
-			for c := first; c < channels; c++ {
-				at := (image*nc + c) * hw
-				parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
-			}
-		})
-		// dx = k*dy + c1*(x-center) + c0, the batch-statistics terms
+		// its own, added up below in group order.
+		first, count := groupImages(n, groups, g)
+		for c := c0; c < c1; c++ {
+			at := (first*nc + c) * hw
+			parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
+		}
+	}
+	gradInput := func(_, g, _ int) {
+		first, count := groupImages(n, groups, g)
+		for c := c0; c < c1; c++ {
+			at := (first*nc + c) * hw
+			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(k1[c]), T(fwd.mean[c]), T(k0[c]))
+		}
+	}
+	block := channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
+	for c0 = 0; c0 < nc; c0 = c1 {
+		c1 = min(c0+block, nc)
+		parallelPieces(groups, groups, sums)
+		// dx = k*dy + k1*(x-center) + k0, the batch-statistics terms
 		// folded into one multiply and two adds per element.
-		for c := first; c < channels; c++ {
+		for c := c0; c < c1; c++ {
 			var sumDy, sumDyXc float64
 			for g := range groups {
 				sumDy += parts[2*g*nc+c]
@@ -276,19 +292,14 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 			mean, invStd, center := fwd.mean[c], fwd.invStd[c], float64(T(fwd.mean[c]))
 			sumDyXhat := (sumDyXc - (mean-center)*sumDy) * invStd
 			op.sums[c], op.sums[nc+c] = sumDy, sumDyXhat
-			k[c], c1[c], c0[c] = float64(gamma[c])*invStd, 0, 0
+			k[c], k1[c], k0[c] = float64(gamma[c])*invStd, 0, 0
 			if fwd.batchStats {
 				a, b := sumDy/m, sumDyXhat/m
-				c1[c] = -k[c] * b * invStd
-				c0[c] = c1[c]*(center-mean) - k[c]*a
+				k1[c] = -k[c] * b * invStd
+				k0[c] = k1[c]*(center-mean) - k[c]*a
 			}
 		}
-		forGroups(n, groups, func(_, image, count int) {
-			for c := first; c < channels; c++ {
-				at := (image*nc + c) * hw
-				vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(c1[c]), T(fwd.mean[c]), T(c0[c]))
-			}
-		})
+		parallelPieces(groups, groups, gradInput)
 	}
 }
 
@@ -309,15 +320,12 @@ func channelBlock(n, nc, hw, streams, size int) int {
 // of workers.
 func imageGroups(n int) int { return min(n, 32) }
 
-// forGroups runs fn(g, first, count) over the groups of a batch of n
-// images, each group's images first to first+count. Cutting by images, as
-// the convolutions do, lets each worker pass over the activations it
-// wrote (see pool).
-func forGroups(n, groups int, fn func(g, first, count int)) {
-	parallelPieces(groups, groups, func(_, g, _ int) {
-		first, last := g*n/groups, (g+1)*n/groups
-		fn(g, first, last-first)
-	})
+// groupImages returns the images of group g of a batch of n cut into
+// groups: first to first+count. Cutting by images, as the convolutions
+// do, lets each worker pass over the activations it wrote (see pool).
+func groupImages(n, groups, g int) (first, count int) {
+	first = g * n / groups
+	return first, (g+1)*n/groups - first
 }
 
 // bnGradRow returns one row of bnGradInput's sums: dbeta (row 0) or dgamma
