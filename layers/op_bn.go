@@ -303,15 +303,17 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	}
 }
 
-// blockBytes is about how much of its inputs batch norm reads in its
-// first pass over a block of channels, for the second to find in cache.
+// blockBytes is about how much of its inputs batch norm reads per worker
+// in its first pass over a block of channels, for the second to find in
+// the worker's cache.
 const blockBytes = 1 << 20
 
 // channelBlock is how many channels batch norm passes over at a time: as
 // many as keep streams inputs of a batch of n planes of hw values, size
-// bytes each, within blockBytes, and at least one.
+// bytes each, within blockBytes per worker, and at least one. Every block
+// is two waits for all the workers, so fewer are better.
 func channelBlock(n, nc, hw, streams, size int) int {
-	return max(1, min(nc, blockBytes/(n*hw*streams*size)))
+	return max(1, min(nc, blockBytes*workers()/(n*hw*streams*size)))
 }
 
 // imageGroups is how many groups of images batch norm cuts a batch of n
