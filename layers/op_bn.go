@@ -110,17 +110,19 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	groups := imageGroups(n)
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
 	var c0, c1 int
-	moments := func(_, g, _ int) {
+	moments := func(_, lo, hi int) {
 		// Both moments in one pass, shifted by each channel's first value
 		// so that E[d^2] - E[d]^2 does not cancel catastrophically; each
 		// group of images sums its own, added up below in group order.
-		first, count := groupImages(n, groups, g)
-		for c := c0; c < c1; c++ {
-			parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
+		for g := lo; g < hi; g++ {
+			first, count := groupImages(n, groups, g, g+1)
+			for c := c0; c < c1; c++ {
+				parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.Moments(x[(first*nc+c)*hw:], count, hw, nc*hw, x[c*hw])
+			}
 		}
 	}
-	normalize := func(_, g, _ int) {
-		first, count := groupImages(n, groups, g)
+	normalize := func(_, lo, hi int) {
+		first, count := groupImages(n, groups, lo, hi)
 		for c := c0; c < c1; c++ {
 			at := (first*nc + c) * hw
 			scale, shift := T(op.scale[c]), T(op.shift[c])
@@ -138,7 +140,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	for c0 = 0; c0 < nc; c0 = c1 {
 		c1 = min(c0+block, nc)
 		if training {
-			parallelPieces(groups, groups, moments)
+			parallel(groups, moments)
 		}
 		for c := c0; c < c1; c++ {
 			mean, variance := float64(runMean[c]), float64(runVar[c])
@@ -163,7 +165,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 			op.mean[c], op.invStd[c] = mean, invStd
 			op.scale[c], op.shift[c] = float64(scale), float64(shift)
 		}
-		parallelPieces(groups, groups, normalize)
+		parallel(groups, normalize)
 	}
 	op.batchStats = training
 	if training {
@@ -260,18 +262,20 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
 	k, k1, k0 := scratch[float64](&op.ws, 1, nc), scratch[float64](&op.ws, 2, nc), scratch[float64](&op.ws, 3, nc)
 	var c0, c1 int
-	sums := func(_, g, _ int) {
+	sums := func(_, lo, hi int) {
 		// Centred on the mean (as T), so that sum(dy*x) and mean*sum(dy)
 		// do not cancel when the mean is large. Each group of images sums
 		// its own, added up below in group order.
-		first, count := groupImages(n, groups, g)
-		for c := c0; c < c1; c++ {
-			at := (first*nc + c) * hw
-			parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
+		for g := lo; g < hi; g++ {
+			first, count := groupImages(n, groups, g, g+1)
+			for c := c0; c < c1; c++ {
+				at := (first*nc + c) * hw
+				parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
+			}
 		}
 	}
-	gradInput := func(_, g, _ int) {
-		first, count := groupImages(n, groups, g)
+	gradInput := func(_, lo, hi int) {
+		first, count := groupImages(n, groups, lo, hi)
 		for c := c0; c < c1; c++ {
 			at := (first*nc + c) * hw
 			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(k1[c]), T(fwd.mean[c]), T(k0[c]))
@@ -280,7 +284,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	block := channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
 	for c0 = 0; c0 < nc; c0 = c1 {
 		c1 = min(c0+block, nc)
-		parallelPieces(groups, groups, sums)
+		parallel(groups, sums)
 		// dx = k*dy + k1*(x-center) + k0, the batch-statistics terms
 		// folded into one multiply and two adds per element.
 		for c := c0; c < c1; c++ {
@@ -299,7 +303,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 				k0[c] = k1[c]*(center-mean) - k[c]*a
 			}
 		}
-		parallelPieces(groups, groups, gradInput)
+		parallel(groups, gradInput)
 	}
 }
 
@@ -322,12 +326,13 @@ func channelBlock(n, nc, hw, streams, size int) int {
 // of workers.
 func imageGroups(n int) int { return min(n, 32) }
 
-// groupImages returns the images of group g of a batch of n cut into
-// groups: first to first+count. Cutting by images, as the convolutions
-// do, lets each worker pass over the activations it wrote (see pool).
-func groupImages(n, groups, g int) (first, count int) {
-	first = g * n / groups
-	return first, (g+1)*n/groups - first
+// groupImages returns the images of groups lo to hi of a batch of n cut
+// into groups: first to first+count. Cutting by images, as the
+// convolutions do, lets each worker pass over the activations it wrote
+// (see pool).
+func groupImages(n, groups, lo, hi int) (first, count int) {
+	first = lo * n / groups
+	return first, hi*n/groups - first
 }
 
 // bnGradRow returns one row of bnGradInput's sums: dbeta (row 0) or dgamma
