@@ -4,6 +4,7 @@ import (
 	"math/bits"
 
 	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/gorgonia-zoo/resnet/internal/vec"
 )
 
@@ -181,7 +182,7 @@ func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
 // depend on the number of workers.
 func (l *shiftedLayout) chunks(images int, fn func(worker, chunk, first, n int)) {
 	count := l.count
-	parallelPieces(count, count, func(worker, chunk, _ int) {
+	parallel.Pieces(count, count, func(worker, chunk, _ int) {
 		first, last := chunk*images/count, (chunk+1)*images/count
 		fn(worker, chunk, first, last-first)
 	})
@@ -201,7 +202,7 @@ const (
 // workerSlots reserves each worker's buffers of the given sizes before the
 // workers start, so that they only read the slot table.
 func workerSlots(ws *workspace, sizes ...int) {
-	for w := 0; w < workers(); w++ {
+	for w := 0; w < parallel.Workers(); w++ {
 		for i, n := range sizes {
 			scratch[float32](ws, slotFirst+w*slotsPerWork+i, n)
 		}
@@ -273,7 +274,7 @@ func (p *wgradParts) chunk(i int) []float32 { return p.data[i*p.size : (i+1)*p.s
 // writes the sum to dw (Cout rows).
 func (p *wgradParts) sum(dw []float32, cout int) {
 	sum := p.data[:p.size]
-	parallel(p.size, func(_, lo, hi int) {
+	parallel.For(p.size, func(_, lo, hi int) {
 		for c := 1; c < p.count; c++ {
 			vec.Add(sum[lo:hi], sum[lo:hi], p.data[c*p.size+lo:c*p.size+hi])
 		}

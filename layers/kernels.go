@@ -1,8 +1,6 @@
 package layers
 
 import (
-	"runtime"
-
 	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -35,9 +33,6 @@ func gemm[T float](transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb 
 		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }
-
-// workers is how many goroutines an op splits its work over.
-func workers() int { return runtime.GOMAXPROCS(0) }
 
 // workspace keeps an op's buffers across steps so that the steady state
 // allocates nothing. Slots are numbered by the op.

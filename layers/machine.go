@@ -3,6 +3,7 @@ package layers
 import (
 	"runtime"
 
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/gorgonia-zoo/resnet/internal/vec"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -101,5 +102,5 @@ func sumParallel[T float](dst, a, b []T) {
 		vec.Add(dst, a, b)
 		return
 	}
-	parallel(len(dst), func(_, lo, hi int) { vec.Add(dst[lo:hi], a[lo:hi], b[lo:hi]) })
+	parallel.For(len(dst), func(_, lo, hi int) { vec.Add(dst[lo:hi], a[lo:hi], b[lo:hi]) })
 }

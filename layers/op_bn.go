@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/gorgonia-zoo/resnet/internal/vec"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -140,7 +141,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	for c0 = 0; c0 < nc; c0 = c1 {
 		c1 = min(c0+block, nc)
 		if training {
-			parallel(groups, moments)
+			parallel.For(groups, moments)
 		}
 		for c := c0; c < c1; c++ {
 			mean, variance := float64(runMean[c]), float64(runVar[c])
@@ -165,7 +166,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 			op.mean[c], op.invStd[c] = mean, invStd
 			op.scale[c], op.shift[c] = float64(scale), float64(shift)
 		}
-		parallel(groups, normalize)
+		parallel.For(groups, normalize)
 	}
 	op.batchStats = training
 	if training {
@@ -284,7 +285,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	block := channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
 	for c0 = 0; c0 < nc; c0 = c1 {
 		c1 = min(c0+block, nc)
-		parallel(groups, sums)
+		parallel.For(groups, sums)
 		// dx = k*dy + k1*(x-center) + k0, the batch-statistics terms
 		// folded into one multiply and two adds per element.
 		for c := c0; c < c1; c++ {
@@ -303,7 +304,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 				k0[c] = k1[c]*(center-mean) - k[c]*a
 			}
 		}
-		parallel(groups, gradInput)
+		parallel.For(groups, gradInput)
 	}
 }
 
@@ -317,7 +318,7 @@ const blockBytes = 1 << 20
 // bytes each, within blockBytes per worker, and at least one. Every block
 // is two waits for all the workers, so fewer are better.
 func channelBlock(n, nc, hw, streams, size int) int {
-	return max(1, min(nc, blockBytes*workers()/(n*hw*streams*size)))
+	return max(1, min(nc, blockBytes*parallel.Workers()/(n*hw*streams*size)))
 }
 
 // imageGroups is how many groups of images batch norm cuts a batch of n
@@ -329,7 +330,7 @@ func imageGroups(n int) int { return min(n, 32) }
 // groupImages returns the images of groups lo to hi of a batch of n cut
 // into groups: first to first+count. Cutting by images, as the
 // convolutions do, lets each worker pass over the activations it wrote
-// (see pool).
+// (see package parallel).
 func groupImages(n, groups, lo, hi int) (first, count int) {
 	first = lo * n / groups
 	return first, hi*n/groups - first

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/chewxy/hm"
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -114,7 +115,7 @@ func dimsOf(g *convGeom, x, w *tensor.Dense) convDims {
 // reserve makes sure every worker's scratch slot exists before the workers
 // start, so that they only read the workspace's slot table.
 func reserve[T float](ws *workspace, first, n int) {
-	for i := 0; i < workers(); i++ {
+	for i := 0; i < parallel.Workers(); i++ {
 		scratch[T](ws, first+i, n)
 	}
 }
@@ -127,7 +128,7 @@ func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense) {
 		return
 	}
 	reserve[T](&op.ws, 0, d.k*d.p)
-	parallel(d.n, func(worker, lo, hi int) {
+	parallel.For(d.n, func(worker, lo, hi int) {
 		col := scratch[T](&op.ws, worker, d.k*d.p)
 		for i := lo; i < hi; i++ {
 			xi := x[i*d.c*d.h*d.w : (i+1)*d.c*d.h*d.w]
@@ -211,7 +212,7 @@ func convBackwardInput[T float](op *convGrad, xt, wt, dyt, dxt *tensor.Dense) {
 		return
 	}
 	reserve[T](&op.ws, 0, d.k*d.p)
-	parallel(d.n, func(worker, lo, hi int) {
+	parallel.For(d.n, func(worker, lo, hi int) {
 		dcol := scratch[T](&op.ws, worker, d.k*d.p)
 		for i := lo; i < hi; i++ {
 			dxi := dx[i*d.c*d.h*d.w : (i+1)*d.c*d.h*d.w]
@@ -241,11 +242,11 @@ func convBackwardWeight[T float](op *convGrad, xt, wt, dyt, dwt *tensor.Dense) {
 		shiftedBackwardWeight(op, d, x32, any(dy).([]float32), any(dw).([]float32))
 		return
 	}
-	nw := workers()
+	nw := parallel.Workers()
 	reserve[T](&op.ws, 0, d.k*d.p)
 	reserve[T](&op.ws, nw, d.co*d.k)
 	used := min(nw, d.n)
-	parallelEven(d.n, func(worker, lo, hi int) {
+	parallel.Even(d.n, func(worker, lo, hi int) {
 		col := scratch[T](&op.ws, worker, d.k*d.p)
 		part := scratch[T](&op.ws, nw+worker, d.co*d.k)
 		for i := lo; i < hi; i++ {

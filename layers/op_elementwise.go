@@ -2,6 +2,7 @@ package layers
 
 import (
 	"github.com/chewxy/hm"
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/gorgonia-zoo/resnet/internal/vec"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -61,10 +62,10 @@ func reluForward[T float](op *reluOp, in []*tensor.Dense, y []T) {
 	a := data[T](in[0])
 	if op.arity == 2 {
 		b := data[T](in[1])
-		parallel(len(y), func(_, lo, hi int) { vec.AddReLU(y[lo:hi], a[lo:hi], b[lo:hi]) })
+		parallel.For(len(y), func(_, lo, hi int) { vec.AddReLU(y[lo:hi], a[lo:hi], b[lo:hi]) })
 		return
 	}
-	parallel(len(y), func(_, lo, hi int) { vec.ReLU(y[lo:hi], a[lo:hi]) })
+	parallel.For(len(y), func(_, lo, hi int) { vec.ReLU(y[lo:hi], a[lo:hi]) })
 }
 
 func (op *reluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -110,7 +111,7 @@ func (op *reluGrad) Do(in ...G.Value) (G.Value, error) {
 }
 
 func maskPositive[T float](y, dy, dx []T) {
-	parallel(len(dx), func(_, lo, hi int) {
+	parallel.For(len(dx), func(_, lo, hi int) {
 		vec.KeepPositive(dx[lo:hi], y[lo:hi], dy[lo:hi])
 	})
 }

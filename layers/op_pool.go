@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/pkg/errors"
 	"gorgonia.org/tensor"
 )
@@ -54,7 +55,7 @@ func maxPoolOp(p poolGeom) *planeOp {
 func maxPool[T float](p poolGeom, x []T, xs tensor.Shape, y, dx []T) {
 	h, w := xs[2], xs[3]
 	ho, wo := p.out(h), p.out(w)
-	parallel(xs[0]*xs[1], func(_, lo, hi int) {
+	parallel.For(xs[0]*xs[1], func(_, lo, hi int) {
 		for plane := lo; plane < hi; plane++ {
 			xp := x[plane*h*w:][:h*w]
 			yp := y[plane*ho*wo:][:ho*wo]

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"github.com/pkg/errors"
 	"gorgonia.org/tensor"
 )
@@ -46,7 +47,7 @@ func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout, stride int, back
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	ho, wo := ceilDiv(h, stride), ceilDiv(w, stride)
 	pad := (cout - c) / 2
-	parallel(n, func(_, lo, hi int) {
+	parallel.For(n, func(_, lo, hi int) {
 		if backward {
 			clear(x[lo*c*h*w : hi*c*h*w])
 		} else {
@@ -100,7 +101,7 @@ func globalAvgPoolOp() *planeOp {
 }
 
 func avgPlanes[T float](x []T, hw int, y []T) {
-	parallel(len(y), func(_, lo, hi int) {
+	parallel.For(len(y), func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			var sum T
 			for _, v := range x[p*hw : (p+1)*hw] {
@@ -112,7 +113,7 @@ func avgPlanes[T float](x []T, hw int, y []T) {
 }
 
 func spreadPlanes[T float](dy []T, hw int, dx []T) {
-	parallel(len(dy), func(_, lo, hi int) {
+	parallel.For(len(dy), func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			g := dy[p] / T(hw)
 			plane := dx[p*hw : (p+1)*hw]

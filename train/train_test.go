@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,6 +157,43 @@ func TestSGDMatchesPyTorch(t *testing.T) {
 	for i := range want {
 		if math.Abs(float64(w[0][i])-want[i]) > 1e-6 {
 			t.Errorf("w[%d] = %v, want %v", i, w[0][i], want[i])
+		}
+	}
+}
+
+// TestSGDStepsEveryValueOnce runs two steps over parameters of several
+// sizes on three workers, which cut them as one run of values across
+// parameter boundaries, and checks every value against the update done
+// here one value at a time.
+func TestSGDStepsEveryValueOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	sizes := []int{1, 7, 1000, 3, 4096, 16}
+	rng := rand.New(rand.NewSource(1))
+	var w, g, want, buf [][]float32
+	for _, n := range sizes {
+		wi, gi := make([]float32, n), make([]float32, n)
+		for j := range wi {
+			wi[j], gi[j] = rng.Float32()-0.5, rng.Float32()-0.5
+		}
+		w, g = append(w, wi), append(g, gi)
+		want, buf = append(want, append([]float32(nil), wi...)), append(buf, make([]float32, n))
+	}
+	o := NewSGD(sizes, 0.9, 5e-4)
+	for k, lr := range []float32{0.1, 0.05} {
+		o.Step(w, g, float64(lr))
+		for i := range want {
+			for j := range want[i] {
+				d := g[i][j] + float32(5e-4)*want[i][j]
+				b := d
+				if k > 0 {
+					b = float32(0.9)*buf[i][j] + d
+				}
+				buf[i][j] = b
+				want[i][j] -= lr * b
+				if w[i][j] != want[i][j] {
+					t.Fatalf("step %d: parameter %d value %d = %v, want %v", k, i, j, w[i][j], want[i][j])
+				}
+			}
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package layers
+package parallel
 
 import (
 	"runtime"
@@ -7,22 +7,22 @@ import (
 	"testing"
 )
 
-// TestParallelCoversEachItemOnce runs parallel, parallelPieces and
-// parallelEven from several goroutines at once, nested and back to back,
+// TestCoversEachItemOnce runs For, Pieces and
+// Even from several goroutines at once, nested and back to back,
 // with more workers than cores, and checks that every item is visited
 // exactly once, in the pieces asked for, that no worker id runs two pieces
 // at the same time (per-worker scratch would be shared), and that
-// parallelEven gives worker i exactly the i-th even share.
-func TestParallelCoversEachItemOnce(t *testing.T) {
+// Even gives worker i exactly the i-th even share.
+func TestCoversEachItemOnce(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	check := func(n, mode int) {
 		seen := make([]atomic.Int32, n)
-		busy := make([]atomic.Int32, workers())
-		calls := make([]atomic.Int32, workers())
+		busy := make([]atomic.Int32, Workers())
+		calls := make([]atomic.Int32, Workers())
 		pieces := min(n, 3+n%5)
 		body := func(worker, lo, hi int) {
-			if worker < 0 || worker >= workers() {
-				t.Errorf("n %d mode %d: worker %d of %d", n, mode, worker, workers())
+			if worker < 0 || worker >= Workers() {
+				t.Errorf("n %d mode %d: worker %d of %d", n, mode, worker, Workers())
 				return
 			}
 			if busy[worker].Swap(1) != 0 {
@@ -42,24 +42,24 @@ func TestParallelCoversEachItemOnce(t *testing.T) {
 					t.Errorf("n %d: piece [%d, %d) is not one of %d pieces", n, lo, hi, pieces)
 				}
 			case 2: // worker i, share i
-				w := min(workers(), n)
+				w := min(Workers(), n)
 				if lo != worker*n/w || hi != (worker+1)*n/w {
 					t.Errorf("n %d: even worker %d got [%d, %d)", n, worker, lo, hi)
 				}
 			}
 			if n > 50 && lo == 0 { // a nested call runs on fresh goroutines
-				parallel(7, func(_, lo, hi int) {})
+				For(7, func(_, lo, hi int) {})
 			}
 			busy[worker].Store(0)
 		}
 		switch mode {
 		case 0:
-			parallel(n, body)
+			For(n, body)
 		case 1:
-			parallelPieces(n, pieces, body)
+			Pieces(n, pieces, body)
 		case 2:
-			parallelEven(n, body)
-			for w := range min(workers(), n) {
+			Even(n, body)
+			for w := range min(Workers(), n) {
 				if c := calls[w].Load(); c != 1 {
 					t.Errorf("n %d: even worker %d ran %d times", n, w, c)
 				}

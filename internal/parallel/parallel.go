@@ -1,4 +1,10 @@
-package layers
+// Package parallel runs loops on all cores: a loop's range is cut into
+// pieces that a pool of polling goroutines and the caller share. Each
+// goroutine starts on its own share of the pieces, the same share of the
+// same range every time, so that a caller which cuts its data the same way
+// op after op (package layers cuts a batch by images) keeps each core on
+// the data it wrote last, in its cache.
+package parallel
 
 import (
 	"runtime"
@@ -7,57 +13,59 @@ import (
 	"time"
 )
 
-// piecesPerWorker is how many pieces parallel cuts its range into per
+// piecesPerWorker is how many pieces For cuts its range into per
 // worker: enough that a worker which starts late or runs on a slower core
 // leaves the rest to the others, few enough that claiming stays cheap.
 const piecesPerWorker = 4
 
-// parallel runs fn(worker, lo, hi) over [0, n) cut into pieces that the
+// Workers is how many goroutines a loop is split over: GOMAXPROCS.
+func Workers() int { return runtime.GOMAXPROCS(0) }
+
+// For runs fn(worker, lo, hi) over [0, n) cut into pieces that the
 // workers claim one at a time, and waits for all of them. Each worker
-// starts on its own share of the pieces (the pool's runs), the same share
-// of the same n every time. worker names the
-// goroutine that runs the piece (0 is the caller, all below workers()), for
-// per-worker scratch; a worker may run several pieces or none, so fn's
-// result must not depend on the cut.
+// starts on its own share of the pieces, the same share of the same n
+// every time. worker names the goroutine that runs the piece (0 is the
+// caller, all below Workers()), for per-worker scratch; a worker may run
+// several pieces or none, so fn's result must not depend on the cut.
 //
 // On a 2-core virtual machine the second core was measured finishing its
 // fixed half of a step 15-40 ms after the first (of about 300 ms): cores
 // run at different speeds from moment to moment. With pieces the quicker
 // one takes more.
-func parallel(n int, fn func(worker, lo, hi int)) {
+func For(n int, fn func(worker, lo, hi int)) {
 	pieces := min(n, 1)
-	if w := workers(); w > 1 {
+	if w := Workers(); w > 1 {
 		pieces = min(n, piecesPerWorker*w)
 	}
-	parallelPieces(n, pieces, fn)
+	Pieces(n, pieces, fn)
 }
 
-// parallelPieces is parallel with the cut chosen by the caller: piece i is
+// Pieces is For with the cut chosen by the caller: piece i is
 // [i*n/pieces, (i+1)*n/pieces).
-func parallelPieces(n, pieces int, fn func(worker, lo, hi int)) {
+func Pieces(n, pieces int, fn func(worker, lo, hi int)) {
 	runPieces(n, pieces, false, fn)
 }
 
-// parallelEven runs fn over [0, n) cut into one piece per worker, piece i
+// Even runs fn over [0, n) cut into one piece per worker, piece i
 // as worker i: for per-worker partial results that are summed afterwards,
 // whose sum must not depend on which goroutine was quicker.
-func parallelEven(n int, fn func(worker, lo, hi int)) {
-	runPieces(n, min(workers(), n), true, fn)
+func Even(n int, fn func(worker, lo, hi int)) {
+	runPieces(n, min(Workers(), n), true, fn)
 }
 
 // maxPieces and maxWorkers are the largest cut and worker count that the
-// pool's claim word holds.
+// pool's task and run words hold.
 const (
 	maxPieces  = 1<<12 - 1
 	maxWorkers = 1<<8 - 1
 )
 
-// runPieces cuts [0, n) into pieces and runs them on up to workers() goroutines:
+// runPieces cuts [0, n) into pieces and runs them on up to Workers() goroutines:
 // the pool's when it is free, fresh ones when it is busy (a nested call,
 // or another goroutine's). With even, piece i runs as worker i.
 func runPieces(n, pieces int, even bool, fn func(worker, lo, hi int)) {
 	pieces = min(pieces, n, maxPieces)
-	w := min(workers(), pieces, maxWorkers)
+	w := min(Workers(), pieces, maxWorkers)
 	if w <= 1 {
 		for i := 0; i < pieces; i++ {
 			worker := 0
@@ -117,9 +125,9 @@ func init() { crew.cond.L = &crew.parkMu }
 // Each goroutine owns a contiguous run of the pieces (crew goroutine id
 // the id-th of w even runs, the caller the first) and takes them from the
 // front; one that has finished its own takes the others' from the back.
-// The ops cut a batch the same way every time, so a goroutine mostly works
-// on the images it worked on in the op before, whose activations are still
-// in its core's cache: on the 2-core Zen 5 a core reads 4 MB that the
+// Package layers' ops cut a batch the same way every time, so a goroutine
+// mostly works on the images it worked on in the op before, whose
+// activations are still in its core's cache: on the 2-core Zen 5 a core reads 4 MB that the
 // other core wrote at about half the speed of 4 MB it wrote itself
 // (34 against 70 GB/s), and with pieces handed out first come, first
 // served, half of every pass over an activation was such a read. Taking
