@@ -213,6 +213,27 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 	return scratch[float32](ws, slotFirst+worker*slotsPerWork+i, n)
 }
 
+// staleCopies marks every worker's copy of the weights out of date, before
+// the workers start (see workerCopy).
+func staleCopies(ws *workspace) {
+	ws.copied = append(ws.copied[:0], make([]bool, parallel.Workers())...)
+}
+
+// workerCopy returns the worker's own copy of the weights w in its slot i
+// (reserved by workerSlots), made on its first chunk since staleCopies.
+// Every chunk's product reads all of the weights: when two cores read one
+// copy, a stage-3 convolution's forward pass (147 KB of weights) ran a
+// fifth slower than with a copy each, written by the core that reads it
+// (go test ./layers -bench ConvStage3/forward -cpu 2: 792 -> 663 us).
+func workerCopy(ws *workspace, worker, i int, w []float32) []float32 {
+	own := workerSlot(ws, worker, i, len(w))
+	if !ws.copied[worker] {
+		copy(own, w)
+		ws.copied[worker] = true
+	}
+	return own
+}
+
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
 	l := layoutOf(&op.geom, d.h, d.w, max(d.c, d.co), d.n)
 	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out)
@@ -243,13 +264,15 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 	taps := l.taps(&op.ws, max(d.c, d.co))
 	op.parts = newWgradParts(&op.ws, l.count, d.co*kx)
 	ld := l.span(l.chunk)
-	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld)
+	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld, len(flipped))
+	staleCopies(&op.ws)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 2, d.c*ld)
+		own := workerCopy(&op.ws, worker, 3, flipped)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
-		l.product(n, d.c, kdy, flipped, dypad, taps[:kdy], runs, ld, dx[first*d.c*l.h*l.w:])
+		l.product(n, d.c, kdy, own, dypad, taps[:kdy], runs, ld, dx[first*d.c*l.h*l.w:])
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
 		l.weightProduct(n, d.co, kx, xpad, taps[:kx], dypad, op.parts.chunk(chunk))
 	})
@@ -296,12 +319,14 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 	taps := l.taps(ws, cin)
 	ld := l.span(l.chunk)
 	inSize, outSize := cin*l.inH*l.inW, cout*l.h*l.w
-	workerSlots(ws, cin*l.inRow, cout*ld)
+	workerSlots(ws, cin*l.inRow, cout*ld, len(weights))
+	staleCopies(ws)
 	l.chunks(images, func(worker, _, first, n int) {
 		padded := workerSlot(ws, worker, 0, cin*l.inRow)
 		runs := workerSlot(ws, worker, 1, cout*ld)
+		own := workerCopy(ws, worker, 2, weights)
 		l.padInput(padded, src[first*inSize:], n, cin)
-		l.product(n, cout, k, weights, padded, taps, runs, ld, dst[first*outSize:])
+		l.product(n, cout, k, own, padded, taps, runs, ld, dst[first*outSize:])
 	})
 }
 
@@ -329,15 +354,18 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 	type phase struct {
 		taps    []int
 		weights []float32
+		at      int // where weights start in packed
 	}
 	var phases [4]phase
 	allTaps := scratch[int](&op.ws, slotTaps, d.co*l.kh*l.kw)
-	allWeights := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
+	packed := scratch[float32](&op.ws, slotWeights, d.c*d.co*l.kh*l.kw)
+	allWeights := packed
 	for a := 0; a < 2; a++ {
 		for b := 0; b < 2; b++ {
 			k := d.co * ((l.kh - a + 1) / 2) * ((l.kw - b + 1) / 2) // the taps of the phase
 			ph := &phases[a*2+b]
 			ph.taps, allTaps = allTaps[:k], allTaps[k:]
+			ph.at = len(packed) - len(allWeights)
 			ph.weights, allWeights = allWeights[:d.c*k], allWeights[d.c*k:]
 			j := 0
 			for co := 0; co < d.co; co++ {
@@ -354,14 +382,16 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 		}
 	}
 	ld := l.chunk * l.plane
-	workerSlots(&op.ws, d.co*l.row, 4*d.c*ld)
+	workerSlots(&op.ws, d.co*l.row, 4*d.c*ld, len(packed))
+	staleCopies(&op.ws)
 	l.chunks(d.n, func(worker, _, first, n int) {
 		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 1, 4*d.c*ld)
+		own := workerCopy(&op.ws, worker, 2, packed)
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
 		for i, ph := range phases {
 			k := len(ph.taps)
-			gemm32.SgemmRowsSerial(false, d.c, n*l.plane, k, 1, ph.weights, k, dypad, ph.taps, 0, runs[i*d.c*ld:], ld)
+			gemm32.SgemmRowsSerial(false, d.c, n*l.plane, k, 1, own[ph.at:ph.at+len(ph.weights)], k, dypad, ph.taps, 0, runs[i*d.c*ld:], ld)
 		}
 		// Pixel (y, x) of dx is padded pixel (y+1, x+1): phase ((y+1)%2,
 		// (x+1)%2), at row (y+1)/2 and column (x+1)/2 of its plane.

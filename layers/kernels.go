@@ -42,6 +42,9 @@ type workspace struct {
 	// planned is the output buffer PlanMemory assigned, shared with other
 	// ops whose outputs are never alive at the same time.
 	planned *tensor.Dense
+	// copied tells, per worker, whether its copy of the weights is current
+	// (see workerCopy).
+	copied []bool
 }
 
 // scratch returns slot's buffer with room for n elements (contents undefined).
