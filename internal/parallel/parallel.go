@@ -112,8 +112,14 @@ func spawn(n, pieces, w int, even bool, fn func(worker, lo, hi int)) {
 	wg.Wait()
 }
 
-// spinTime is how long an idle crew goroutine polls before it parks.
-const spinTime = 2 * time.Millisecond
+// spinTime is how long an idle crew goroutine polls before it parks, and
+// pollsPerYield how often it yields its thread meanwhile: a yield is a trip
+// through the scheduler, slower than the time an op waits for the crew
+// goroutine to notice its task.
+const (
+	spinTime      = 2 * time.Millisecond
+	pollsPerYield = 64
+)
 
 // crew is the pool of polling goroutines, one task at a time.
 var crew = &pool{}
@@ -259,9 +265,12 @@ func (p *pool) pending(id int) bool {
 // woken.
 func (p *pool) work(id int) {
 	last := time.Now()
-	for {
+	for polls := 1; ; polls++ {
 		if p.claim(id, uint32(p.task.Load()>>32)) {
 			last = time.Now()
+			continue
+		}
+		if polls%pollsPerYield != 0 {
 			continue
 		}
 		if time.Since(last) < spinTime {
