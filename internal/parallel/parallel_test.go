@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestCoversEachItemOnce runs For, Pieces and
@@ -82,4 +83,38 @@ func TestCoversEachItemOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestWorkersStartOnTheirOwnShare checks the pool's affinity: with two
+// workers and eight pieces, the caller takes piece 0 first and the crew
+// goroutine, if it takes any, piece 4, the start of its half; a goroutine
+// takes its own pieces in order and the other's from the back.
+func TestWorkersStartOnTheirOwnShare(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for round := 0; round < 5; round++ {
+		var mu sync.Mutex
+		order := map[int][]int{}
+		Pieces(8, 8, func(worker, lo, _ int) {
+			mu.Lock()
+			order[worker] = append(order[worker], lo)
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+		})
+		for worker, pieces := range order {
+			own := 4 * worker
+			if pieces[0] != own {
+				t.Fatalf("round %d: worker %d took pieces %v, want %d first", round, worker, pieces, own)
+			}
+			i := 1
+			for i < len(pieces) && pieces[i] == own+i {
+				i++
+			}
+			stolen := pieces[i:]
+			for j, p := range stolen {
+				if p >= own && p < own+4 || j > 0 && p >= stolen[j-1] {
+					t.Fatalf("round %d: worker %d took pieces %v: want its own in order, then the other's from the back", round, worker, pieces)
+				}
+			}
+		}
+	}
 }
