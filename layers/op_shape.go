@@ -42,34 +42,55 @@ func shortcutAOp(cout, stride int) *planeOp {
 
 // subsamplePad copies x (N,C,H,W) into the strided, channel-padded y, or with
 // backward set, gathers y's gradient back into x (zeros elsewhere). Images
-// are split over the workers.
+// are split over the workers; every value of the output is written once,
+// row by row, while its row is in cache.
 func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout, stride int, backward bool) {
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	ho, wo := ceilDiv(h, stride), ceilDiv(w, stride)
 	pad := (cout - c) / 2
 	parallel.For(n, func(_, lo, hi int) {
-		if backward {
-			clear(x[lo*c*h*w : hi*c*h*w])
-		} else {
-			clear(y[lo*cout*ho*wo : hi*cout*ho*wo])
-		}
 		for i := lo; i < hi; i++ {
+			xi, yi := x[i*c*h*w:][:c*h*w], y[i*cout*ho*wo:][:cout*ho*wo]
+			if !backward {
+				clear(yi[:pad*ho*wo])
+				clear(yi[(pad+c)*ho*wo:])
+			}
 			for ci := 0; ci < c; ci++ {
-				xp := x[(i*c+ci)*h*w:][:h*w]
-				yp := y[(i*cout+pad+ci)*ho*wo:][:ho*wo]
-				for oy := 0; oy < ho; oy++ {
-					xr, yr := xp[stride*oy*w:], yp[oy*wo:(oy+1)*wo]
-					for ox := range yr {
-						if backward {
-							xr[stride*ox] = yr[ox]
-						} else {
-							yr[ox] = xr[stride*ox]
-						}
-					}
+				xp, yp := xi[ci*h*w:][:h*w], yi[(pad+ci)*ho*wo:][:ho*wo]
+				if backward {
+					scatterRows(xp, yp, h, w, wo, stride)
+				} else {
+					gatherRows(yp, xp, ho, w, wo, stride)
 				}
 			}
 		}
 	})
+}
+
+// gatherRows sets the ho rows of wo values of dst to every stride-th value
+// of every stride-th row of src (rows of w).
+func gatherRows[T float](dst, src []T, ho, w, wo, stride int) {
+	for oy := 0; oy < ho; oy++ {
+		row, out := src[stride*oy*w:], dst[oy*wo:(oy+1)*wo]
+		for ox := range out {
+			out[ox] = row[stride*ox]
+		}
+	}
+}
+
+// scatterRows is gatherRows' adjoint: it sets the h rows of w values of dst
+// to src's values where gatherRows took them, and to zero elsewhere.
+func scatterRows[T float](dst, src []T, h, w, wo, stride int) {
+	for y := 0; y < h; y++ {
+		row := dst[y*w : (y+1)*w]
+		clear(row)
+		if y%stride != 0 {
+			continue
+		}
+		for ox, v := range src[y/stride*wo:][:wo] {
+			row[stride*ox] = v
+		}
+	}
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
