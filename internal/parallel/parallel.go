@@ -113,9 +113,10 @@ func spawn(n, pieces, w int, even bool, fn func(worker, lo, hi int)) {
 }
 
 // spinTime is how long an idle crew goroutine polls before it parks, and
-// pollsPerYield how often it yields its thread meanwhile: a yield is a trip
-// through the scheduler, slower than the time an op waits for the crew
-// goroutine to notice its task.
+// pollsPerYield how often a polling goroutine (an idle crew goroutine, or
+// a caller waiting for the last pieces) yields its thread: a yield is a
+// trip through the scheduler, slower than the time an op waits for the
+// crew goroutine to notice its task.
 const (
 	spinTime      = 2 * time.Millisecond
 	pollsPerYield = 64
@@ -189,7 +190,7 @@ func (p *pool) run(n, pieces, w int, even bool, fn func(worker, lo, hi int)) {
 	for p.claim(0, p.seq) {
 	}
 	for i := 0; p.left.Load() != 0; i++ {
-		if i%64 == 63 {
+		if i%pollsPerYield == pollsPerYield-1 {
 			runtime.Gosched()
 		}
 	}
