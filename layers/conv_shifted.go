@@ -200,31 +200,32 @@ const (
 )
 
 // workerSlots reserves each worker's buffers of the given sizes before the
-// workers start, so that they only read the slot table.
+// workers start, so that they only read the slot table, and marks every
+// worker's copy of the weights out of date (see workerCopy).
 func workerSlots(ws *workspace, sizes ...int) {
-	for w := 0; w < parallel.Workers(); w++ {
+	workers := parallel.Workers()
+	for w := 0; w < workers; w++ {
 		for i, n := range sizes {
 			scratch[float32](ws, slotFirst+w*slotsPerWork+i, n)
 		}
 	}
+	if cap(ws.copied) < workers {
+		ws.copied = make([]bool, workers)
+	}
+	ws.copied = ws.copied[:workers]
+	clear(ws.copied)
 }
 
 func workerSlot(ws *workspace, worker, i, n int) []float32 {
 	return scratch[float32](ws, slotFirst+worker*slotsPerWork+i, n)
 }
 
-// staleCopies marks every worker's copy of the weights out of date, before
-// the workers start (see workerCopy).
-func staleCopies(ws *workspace) {
-	ws.copied = append(ws.copied[:0], make([]bool, parallel.Workers())...)
-}
-
-// workerCopy returns the worker's own copy of the weights w in its slot i
-// (reserved by workerSlots), made on its first chunk since staleCopies.
-// Every chunk's product reads all of the weights: when two cores read one
-// copy, a stage-3 convolution's forward pass (147 KB of weights) ran a
-// fifth slower than with a copy each, written by the core that reads it
-// (go test ./layers -bench ConvStage3/forward -cpu 2: 792 -> 663 us).
+// workerCopy returns the worker's own copy of the weights w in its slot i,
+// made on its first chunk since workerSlots reserved the slots. Every
+// chunk's product reads all of the weights: when two cores read one copy,
+// a stage-3 convolution's forward pass (147 KB of weights) ran a fifth
+// slower than with a copy each, written by the core that reads it (go test
+// ./layers -bench ConvStage3/forward -cpu 2, then at batch 32: 792 -> 602 us).
 func workerCopy(ws *workspace, worker, i int, w []float32) []float32 {
 	own := workerSlot(ws, worker, i, len(w))
 	if !ws.copied[worker] {
@@ -265,7 +266,6 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 	op.parts = newWgradParts(&op.ws, l.count, d.co*kx)
 	ld := l.span(l.chunk)
 	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld, len(flipped))
-	staleCopies(&op.ws)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
@@ -320,7 +320,6 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 	ld := l.span(l.chunk)
 	inSize, outSize := cin*l.inH*l.inW, cout*l.h*l.w
 	workerSlots(ws, cin*l.inRow, cout*ld, len(weights))
-	staleCopies(ws)
 	l.chunks(images, func(worker, _, first, n int) {
 		padded := workerSlot(ws, worker, 0, cin*l.inRow)
 		runs := workerSlot(ws, worker, 1, cout*ld)
@@ -383,7 +382,6 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 	}
 	ld := l.chunk * l.plane
 	workerSlots(&op.ws, d.co*l.row, 4*d.c*ld, len(packed))
-	staleCopies(&op.ws)
 	l.chunks(d.n, func(worker, _, first, n int) {
 		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 1, 4*d.c*ld)
