@@ -95,6 +95,57 @@ func TestConvMatchesStock(t *testing.T) {
 	}
 }
 
+// TestConvSkipsUnwantedInputGradient checks that a convolution of a leaf
+// whose gradient G.Grad was not asked for (a network's images) leaves dx
+// zero and still gives the weight gradient of a graph that asks for both,
+// on the shifted path and the im2col one.
+func TestConvSkipsUnwantedInputGradient(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, stride := range []int{1, 2} {
+		xv, wv := gradcheck.RandTensor(rng, tensor.Float32, 3, 3, 8, 8), gradcheck.RandTensor(rng, tensor.Float32, 4, 3, 3, 3)
+		run := func(wantX bool) (dw []float32, gi *convGrad, dx []float32) {
+			g := G.NewGraph()
+			x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(xv.Shape()...), G.WithName("x"), G.WithValue(xv.Clone()))
+			w := G.NewTensor(g, tensor.Float32, 4, G.WithShape(wv.Shape()...), G.WithName("w"), G.WithValue(wv.Clone()))
+			y := G.Must(G.ApplyOp(newConvOp(convGeom{3, 3, stride, stride, 1, 1}), x, w))
+			cost := G.Must(G.Sum(G.Must(G.Square(y))))
+			wrt := G.Nodes{w}
+			if wantX {
+				wrt = G.Nodes{x, w}
+			}
+			if _, err := G.Grad(cost, wrt...); err != nil {
+				t.Fatal(err)
+			}
+			var dxNode *G.Node
+			for _, n := range g.AllNodes() {
+				if op, ok := n.Op().(*convGrad); ok && op.want == wantInput {
+					gi, dxNode = op, n
+				}
+			}
+			vm := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			gw, _ := w.Grad()
+			return append([]float32(nil), gw.Data().([]float32)...), gi, append([]float32(nil), dxNode.Value().Data().([]float32)...)
+		}
+		dwBoth, giBoth, _ := run(true)
+		dwOnly, giOnly, dx := run(false)
+		if giBoth.unwanted() || !giOnly.unwanted() {
+			t.Fatalf("stride %d: unwanted() = %v with x's gradient asked for, %v without; want false, true", stride, giBoth.unwanted(), giOnly.unwanted())
+		}
+		for i, v := range dx {
+			if v != 0 {
+				t.Fatalf("stride %d: dx[%d] = %v, want 0 when x's gradient was not asked for", stride, i, v)
+			}
+		}
+		if err := relDiff(dwBoth, dwOnly); err > 1e-6 {
+			t.Errorf("stride %d: dW differs by %.2e when x's gradient is not asked for", stride, err)
+		}
+	}
+}
+
 // relDiff is max |a-b| over max |a|.
 func relDiff(want, got []float32) float64 {
 	var diff, scale float64
