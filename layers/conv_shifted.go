@@ -163,14 +163,16 @@ func (l *shiftedLayout) compact(dst, src []float32, n, c, ld int) {
 
 // packFlipped reorders w (Cout,Cin,kh,kw) into the input gradient's
 // weights (Cin, Cout*kh*kw): column (co, ki, kj) of row ci holds
-// w[co][ci][kh-1-ki][kw-1-kj].
+// w[co][ci][kh-1-ki][kw-1-kj]. Flipping both kernel axes reverses the kh*kw
+// taps of each (co, ci), so each is one run of w copied backwards.
 func packFlipped(dst, w []float32, cout, cin, kh, kw int) {
+	taps := kh * kw
 	for co := 0; co < cout; co++ {
 		for ci := 0; ci < cin; ci++ {
-			for ki := 0; ki < kh; ki++ {
-				for kj := 0; kj < kw; kj++ {
-					dst[(ci*cout+co)*kh*kw+(kh-1-ki)*kw+kw-1-kj] = w[((co*cin+ci)*kh+ki)*kw+kj]
-				}
+			src := w[(co*cin+ci)*taps:][:taps]
+			out := dst[(ci*cout+co)*taps:][:taps]
+			for t, v := range src {
+				out[taps-1-t] = v
 			}
 		}
 	}
@@ -201,7 +203,7 @@ const (
 
 // workerSlots reserves each worker's buffers of the given sizes before the
 // workers start, so that they only read the slot table, and marks every
-// worker's copy of the weights out of date (see workerCopy).
+// worker's copy of the weights out of date (see workerWeights).
 func workerSlots(ws *workspace, sizes ...int) {
 	workers := parallel.Workers()
 	for w := 0; w < workers; w++ {
@@ -220,19 +222,23 @@ func workerSlot(ws *workspace, worker, i, n int) []float32 {
 	return scratch[float32](ws, slotFirst+worker*slotsPerWork+i, n)
 }
 
-// workerCopy returns the worker's own copy of the weights w in its slot i,
-// made on its first chunk since workerSlots reserved the slots. Every
-// chunk's product reads all of the weights: when two cores read one copy,
-// a stage-3 convolution's forward pass (147 KB of weights) ran a fifth
-// slower than with a copy each, written by the core that reads it (go test
-// ./layers -bench ConvStage3/forward -cpu 2, then at batch 32: 792 -> 602 us).
-func workerCopy(ws *workspace, worker, i int, w []float32) []float32 {
-	own := workerSlot(ws, worker, i, len(w))
-	if !ws.copied[worker] {
-		copy(own, w)
-		ws.copied[worker] = true
+// workerWeights returns the worker's slot i for its own copy of an op's
+// weights (n values), and whether the worker is to write it: on its first
+// chunk since workerSlots reserved the slots. Every chunk's product reads
+// all of the weights: when two cores read one copy, a stage-3
+// convolution's forward pass (147 KB of weights) ran a fifth slower than
+// with a copy each, written by the core that reads it (go test ./layers
+// -bench ConvStage3/forward -cpu 2, then at batch 32: 792 -> 602 us). A
+// worker that reorders the weights (the input gradient's flipped kernels)
+// writes its copy itself, in parallel with the others, rather than wait
+// while the caller reorders them alone.
+func workerWeights(ws *workspace, worker, i, n int) (own []float32, write bool) {
+	own = workerSlot(ws, worker, i, n)
+	if ws.copied[worker] {
+		return own, false
 	}
-	return own
+	ws.copied[worker] = true
+	return own, true
 }
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
@@ -259,18 +265,19 @@ func shiftedBackwardInput(op *convGrad, d convDims, x, w, dy, dx []float32) {
 // op.parts for the weight gradient's op, which adds them up.
 func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []float32) {
 	kx, kdy := d.c*l.kh*l.kw, d.co*l.kh*l.kw
-	flipped := scratch[float32](&op.ws, slotWeights, d.c*kdy)
-	packFlipped(flipped, w, d.co, d.c, l.kh, l.kw)
 	// At stride 1 the offsets of fewer channels' taps are a prefix of more's.
 	taps := l.taps(&op.ws, max(d.c, d.co))
 	op.parts = newWgradParts(&op.ws, l.count, d.co*kx)
 	ld := l.span(l.chunk)
-	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld, len(flipped))
+	workerSlots(&op.ws, d.c*l.inRow, d.co*l.row, d.c*ld, d.c*kdy)
 	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 2, d.c*ld)
-		own := workerCopy(&op.ws, worker, 3, flipped)
+		own, write := workerWeights(&op.ws, worker, 3, d.c*kdy)
+		if write {
+			packFlipped(own, w, d.co, d.c, l.kh, l.kw)
+		}
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
 		l.product(n, d.c, kdy, own, dypad, taps[:kdy], runs, ld, dx[first*d.c*l.h*l.w:])
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
@@ -323,7 +330,10 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 	l.chunks(images, func(worker, _, first, n int) {
 		padded := workerSlot(ws, worker, 0, cin*l.inRow)
 		runs := workerSlot(ws, worker, 1, cout*ld)
-		own := workerCopy(ws, worker, 2, weights)
+		own, write := workerWeights(ws, worker, 2, len(weights))
+		if write {
+			copy(own, weights)
+		}
 		l.padInput(padded, src[first*inSize:], n, cin)
 		l.product(n, cout, k, own, padded, taps, runs, ld, dst[first*outSize:])
 	})
@@ -385,7 +395,10 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 	l.chunks(d.n, func(worker, _, first, n int) {
 		dypad := workerSlot(&op.ws, worker, 0, d.co*l.row)
 		runs := workerSlot(&op.ws, worker, 1, 4*d.c*ld)
-		own := workerCopy(&op.ws, worker, 2, packed)
+		own, write := workerWeights(&op.ws, worker, 2, len(packed))
+		if write {
+			copy(own, packed)
+		}
 		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
 		for i, ph := range phases {
 			k := len(ph.taps)

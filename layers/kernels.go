@@ -43,7 +43,7 @@ type workspace struct {
 	// ops whose outputs are never alive at the same time.
 	planned *tensor.Dense
 	// copied tells, per worker, whether its copy of the weights is current
-	// (see workerCopy).
+	// (see workerWeights).
 	copied []bool
 }
 
