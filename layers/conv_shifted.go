@@ -301,21 +301,21 @@ func (p *wgradParts) chunk(i int) []float32 { return p.data[i*p.size : (i+1)*p.s
 
 // sum adds the parts up in chunk order, whichever worker computed them, so
 // that dW does not depend on the number of workers or their timing, and
-// writes the sum to dw (Cout rows).
+// writes the sum to dw (Cout rows). The workers share the rows of dW^T:
+// each adds up its rows and writes them into dw's columns.
 func (p *wgradParts) sum(dw []float32, cout int) {
-	sum := p.data[:p.size]
-	parallel.For(p.size, func(_, lo, hi int) {
+	k := p.size / cout
+	parallel.For(k, func(_, lo, hi int) {
+		sum := p.data[lo*cout : hi*cout]
 		for c := 1; c < p.count; c++ {
-			vec.Add(sum[lo:hi], sum[lo:hi], p.data[c*p.size+lo:c*p.size+hi])
+			vec.Add(sum, sum, p.data[c*p.size+lo*cout:c*p.size+hi*cout])
+		}
+		for j := lo; j < hi; j++ {
+			for co, v := range sum[(j-lo)*cout : (j-lo+1)*cout] {
+				dw[co*k+j] = v
+			}
 		}
 	})
-	k := p.size / cout
-	for co := 0; co < cout; co++ {
-		row := dw[co*k : (co+1)*k]
-		for j := range row {
-			row[j] = sum[j*cout+co]
-		}
-	}
 }
 
 // shiftedProduct maps images of cin channels (src, NCHW) to images of cout
