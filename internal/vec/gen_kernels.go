@@ -447,22 +447,48 @@ func main() {
 	for _, k := range kernels() {
 		k.emit()
 	}
-	copyRows()
+	copyRows(false)
+	out.WriteString("\n")
+	copyRows(true)
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
 }
 
-// copyRows emits the one kernel whose source and destination rows are
-// different distances apart, outside the kernel loop that the others share.
-func copyRows() {
-	out.WriteString(`// func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
+// copyRows emits the kernels whose source and destination rows are
+// different distances apart, outside the kernel loop that the others
+// share: copyRowsAVX2, and with affine padRowsAffineReLUAVX2, which writes
+// max(x*scale + shift, 0) as affineReLUAVX2 computes it.
+func copyRows(affine bool) {
+	name := "copyRowsAVX2"
+	if affine {
+		name = "padRowsAffineReLUAVX2"
+		out.WriteString(`// func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
+//
+// copyRowsAVX2, writing max(x*scale + shift, 0) for each x of src, each
+// step rounded, then Go's max (as affineReLUAVX2).
+TEXT ·padRowsAffineReLUAVX2(SB), NOSPLIT, $0-64
+`)
+	} else {
+		out.WriteString(`// func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 //
 // Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst,
 // each after lead zeros: 4 vectors at a time, then single vectors, then a
 // masked partial one.
 TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 `)
+	}
+	// body turns the loaded vectors Y0..Y(count-1) into what is stored.
+	body := func(count int) {
+		if !affine {
+			return
+		}
+		for v := 0; v < count; v++ {
+			p("VMULPS Y12, Y%d, Y%d", v, v)
+			p("VADDPS Y13, Y%d, Y%d", v, v)
+			relu(v, 14)
+		}
+	}
 	p("MOVQ dst+0(FP), DI")
 	p("MOVQ src+8(FP), SI")
 	p("MOVQ n+16(FP), CX")
@@ -470,6 +496,11 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 	p("MOVQ lead+32(FP), R10")
 	p("MOVQ ldDst+40(FP), R8")
 	p("MOVQ ldSrc+48(FP), R9")
+	if affine {
+		p("VBROADCASTSS scale+56(FP), Y12")
+		p("VBROADCASTSS shift+60(FP), Y13")
+		p("VXORPS Y14, Y14, Y14")
+	}
 	p("SHLQ $2, R8")
 	p("SHLQ $2, R9")
 	p("MOVQ DX, AX") // Y15: the mask of a row's last m%8 floats
@@ -479,50 +510,53 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 	p("SUBQ AX, R11")
 	p("VMOVDQU (R11), Y15")
 	p("TESTQ CX, CX")
-	p("JEQ copyRowsAVX2_done")
-	label("copyRowsAVX2_row")
+	p("JEQ %s_done", name)
+	label(name + "_row")
 	p("XORQ AX, AX")
-	label("copyRowsAVX2_lead") // lead zeros, then the row from R12
+	label(name + "_lead") // lead zeros, then the row from R12
 	p("CMPQ AX, R10")
-	p("JGE copyRowsAVX2_copy")
+	p("JGE %s_copy", name)
 	p("MOVL $0, (DI)(AX*4)")
 	p("INCQ AX")
-	p("JMP copyRowsAVX2_lead")
-	label("copyRowsAVX2_copy")
+	p("JMP %s_lead", name)
+	label(name + "_copy")
 	p("LEAQ (DI)(R10*4), R12")
 	p("XORQ AX, AX")
 	p("MOVQ DX, BX")
-	label("copyRowsAVX2_quad")
+	label(name + "_quad")
 	p("CMPQ BX, $32")
-	p("JLT copyRowsAVX2_single")
+	p("JLT %s_single", name)
 	for v := 0; v < 4; v++ {
 		p("VMOVUPS %d(SI)(AX*1), Y%d", 32*v, v)
 	}
+	body(4)
 	for v := 0; v < 4; v++ {
 		p("VMOVUPS Y%d, %d(R12)(AX*1)", v, 32*v)
 	}
 	p("ADDQ $128, AX")
 	p("SUBQ $32, BX")
-	p("JMP copyRowsAVX2_quad")
-	label("copyRowsAVX2_single")
+	p("JMP %s_quad", name)
+	label(name + "_single")
 	p("CMPQ BX, $8")
-	p("JLT copyRowsAVX2_partial")
+	p("JLT %s_partial", name)
 	p("VMOVUPS (SI)(AX*1), Y0")
+	body(1)
 	p("VMOVUPS Y0, (R12)(AX*1)")
 	p("ADDQ $32, AX")
 	p("SUBQ $8, BX")
-	p("JMP copyRowsAVX2_single")
-	label("copyRowsAVX2_partial")
+	p("JMP %s_single", name)
+	label(name + "_partial")
 	p("TESTQ BX, BX")
-	p("JEQ copyRowsAVX2_next")
+	p("JEQ %s_next", name)
 	p("VMASKMOVPS (SI)(AX*1), Y15, Y0")
+	body(1)
 	p("VMASKMOVPS Y0, Y15, (R12)(AX*1)")
-	label("copyRowsAVX2_next")
+	label(name + "_next")
 	p("ADDQ R8, DI")
 	p("ADDQ R9, SI")
 	p("DECQ CX")
-	p("JNE copyRowsAVX2_row")
-	label("copyRowsAVX2_done")
+	p("JNE %s_row", name)
+	label(name + "_done")
 	p("VZEROUPPER")
 	p("RET")
 }

@@ -46,6 +46,9 @@ func addReLUAVX2(dst, a, b *float32, n, m, ld int)
 func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 
 //go:noescape
+func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
+
+//go:noescape
 func keepPositiveAVX2(dst, y, dy *float32, n, m, ld int)
 
 func init() {
@@ -56,7 +59,7 @@ func init() {
 			gradSums: gradSumsAVX2, gradSumsReLU: gradSumsReLUAVX2,
 			gradInput: gradInputAVX2, gradInputReLU: gradInputReLUAVX2,
 			relu: reluAVX2, add: addAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,
-			copyRows: copyRowsAVX2,
+			copyRows: copyRowsAVX2, padAffineReLU: padRowsAffineReLUAVX2,
 		}
 	}
 }

@@ -1266,3 +1266,100 @@ copyRowsAVX2_next:
 copyRowsAVX2_done:
 	VZEROUPPER
 	RET
+
+// func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
+//
+// copyRowsAVX2, writing max(x*scale + shift, 0) for each x of src, each
+// step rounded, then Go's max (as affineReLUAVX2).
+TEXT ·padRowsAffineReLUAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ m+24(FP), DX
+	MOVQ lead+32(FP), R10
+	MOVQ ldDst+40(FP), R8
+	MOVQ ldSrc+48(FP), R9
+	VBROADCASTSS scale+56(FP), Y12
+	VBROADCASTSS shift+60(FP), Y13
+	VXORPS Y14, Y14, Y14
+	SHLQ $2, R8
+	SHLQ $2, R9
+	MOVQ DX, AX
+	ANDQ $7, AX
+	SHLQ $2, AX
+	LEAQ tailmask<>+32(SB), R11
+	SUBQ AX, R11
+	VMOVDQU (R11), Y15
+	TESTQ CX, CX
+	JEQ padRowsAffineReLUAVX2_done
+padRowsAffineReLUAVX2_row:
+	XORQ AX, AX
+padRowsAffineReLUAVX2_lead:
+	CMPQ AX, R10
+	JGE padRowsAffineReLUAVX2_copy
+	MOVL $0, (DI)(AX*4)
+	INCQ AX
+	JMP padRowsAffineReLUAVX2_lead
+padRowsAffineReLUAVX2_copy:
+	LEAQ (DI)(R10*4), R12
+	XORQ AX, AX
+	MOVQ DX, BX
+padRowsAffineReLUAVX2_quad:
+	CMPQ BX, $32
+	JLT padRowsAffineReLUAVX2_single
+	VMOVUPS 0(SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VMOVUPS 64(SI)(AX*1), Y2
+	VMOVUPS 96(SI)(AX*1), Y3
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VADDPS Y14, Y0, Y0
+	VMULPS Y12, Y1, Y1
+	VADDPS Y13, Y1, Y1
+	VMAXPS Y1, Y14, Y1
+	VADDPS Y14, Y1, Y1
+	VMULPS Y12, Y2, Y2
+	VADDPS Y13, Y2, Y2
+	VMAXPS Y2, Y14, Y2
+	VADDPS Y14, Y2, Y2
+	VMULPS Y12, Y3, Y3
+	VADDPS Y13, Y3, Y3
+	VMAXPS Y3, Y14, Y3
+	VADDPS Y14, Y3, Y3
+	VMOVUPS Y0, 0(R12)(AX*1)
+	VMOVUPS Y1, 32(R12)(AX*1)
+	VMOVUPS Y2, 64(R12)(AX*1)
+	VMOVUPS Y3, 96(R12)(AX*1)
+	ADDQ $128, AX
+	SUBQ $32, BX
+	JMP padRowsAffineReLUAVX2_quad
+padRowsAffineReLUAVX2_single:
+	CMPQ BX, $8
+	JLT padRowsAffineReLUAVX2_partial
+	VMOVUPS (SI)(AX*1), Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VADDPS Y14, Y0, Y0
+	VMOVUPS Y0, (R12)(AX*1)
+	ADDQ $32, AX
+	SUBQ $8, BX
+	JMP padRowsAffineReLUAVX2_single
+padRowsAffineReLUAVX2_partial:
+	TESTQ BX, BX
+	JEQ padRowsAffineReLUAVX2_next
+	VMASKMOVPS (SI)(AX*1), Y15, Y0
+	VMULPS Y12, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS Y0, Y15, (R12)(AX*1)
+padRowsAffineReLUAVX2_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNE padRowsAffineReLUAVX2_row
+padRowsAffineReLUAVX2_done:
+	VZEROUPPER
+	RET

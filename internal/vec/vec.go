@@ -44,6 +44,7 @@ type kernels struct {
 	addReLU       func(dst, a, b *float32, n, m, ld int)
 	keepPositive  func(dst, y, dy *float32, n, m, ld int)
 	copyRows      func(dst, src *float32, n, m, lead, ldDst, ldSrc int)
+	padAffineReLU func(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
 }
 
 // avx2 is the assembly this CPU can run, nil when none.
@@ -489,5 +490,33 @@ func copyRows(dst, src []float32, n, m, lead, ldDst, ldSrc int) {
 		if m > 0 {
 			copy(row[lead:], src[r*ldSrc:r*ldSrc+m])
 		}
+	}
+}
+
+// PadRowsAffineReLU is PadRows writing max(x*scale + shift, 0) for each x
+// of src, as Affine with relu computes it: a batch norm's output, made as
+// a convolution lays out its input, so that the batch norm need not write
+// it (see package layers' deferred batch norm).
+func PadRowsAffineReLU(dst, src []float32, n, m, lead, ldDst, ldSrc int, scale, shift float32) {
+	if lead < 0 {
+		panic("vec: negative lead")
+	}
+	if !check(n, lead+m, ldDst, dst) {
+		return
+	}
+	if !check(n, m, ldSrc, src) { // m = 0: only the zeros
+		for r := 0; r < n; r++ {
+			clear(dst[r*ldDst : r*ldDst+lead])
+		}
+		return
+	}
+	if avx2 != nil {
+		avx2.padAffineReLU(&dst[0], &src[0], n, m, lead, ldDst, ldSrc, scale, shift)
+		return
+	}
+	for r := 0; r < n; r++ {
+		row := dst[r*ldDst : r*ldDst+lead+m]
+		clear(row[:lead])
+		affine(row[lead:], src[r*ldSrc:r*ldSrc+m], 1, m, m, scale, shift, true)
 	}
 }

@@ -301,37 +301,51 @@ func TestAffineAddIsAffineThenAddReLU(t *testing.T) {
 // TestPadRows: every row length from 0 to 41 (whole, single and partial
 // vectors) after 0 to 2 zeros (CopyRows with none), rows copied between
 // different strides, and nothing written between the destination's rows
-// or after the last.
+// or after the last; with affine, PadRowsAffineReLU, each value as Affine
+// with relu writes it (the generic loop, bit for bit).
 func TestPadRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for m := 0; m <= 41; m++ {
-		for _, n := range []int{1, 3} {
-			for lead := range 3 {
-				ldSrc, ldDst := m+1+rng.IntN(3), lead+m+rng.IntN(3)
-				src := make([]float32, n*ldSrc)
-				for i := range src {
-					src[i] = rng.Float32() + 1
-				}
-				dst := make([]float32, (n-1)*ldDst+lead+m+8)
-				for i := range dst {
-					dst[i] = sentinel
-				}
-				if lead == 0 {
-					CopyRows(dst, src, n, m, ldDst, ldSrc)
-				} else {
-					PadRows(dst, src, n, m, lead, ldDst, ldSrc)
-				}
-				for i, v := range dst {
-					r, j := i/max(ldDst, 1), i%max(ldDst, 1)
-					want := sentinel
-					switch {
-					case r < n && j < lead:
-						want = 0
-					case r < n && j < lead+m:
-						want = src[r*ldSrc+j-lead]
+	const scale, shift = 1.37, -0.61
+	for _, withAffine := range []bool{false, true} {
+		for m := 0; m <= 41; m++ {
+			for _, n := range []int{1, 3} {
+				for lead := range 3 {
+					ldSrc, ldDst := m+1+rng.IntN(3), lead+m+rng.IntN(3)
+					src := make([]float32, n*ldSrc)
+					for i := range src {
+						src[i] = rng.Float32() + 1
+						if withAffine {
+							src[i] = float32(rng.NormFloat64())
+						}
 					}
-					if !sameBits(v, want) {
-						t.Fatalf("m %d n %d lead %d ldDst %d ldSrc %d: dst[%d] (row %d, column %d) = %v, want %v", m, n, lead, ldDst, ldSrc, i, r, j, v, want)
+					dst := make([]float32, (n-1)*ldDst+lead+m+8)
+					for i := range dst {
+						dst[i] = sentinel
+					}
+					switch {
+					case withAffine:
+						PadRowsAffineReLU(dst, src, n, m, lead, ldDst, ldSrc, scale, shift)
+					case lead == 0:
+						CopyRows(dst, src, n, m, ldDst, ldSrc)
+					default:
+						PadRows(dst, src, n, m, lead, ldDst, ldSrc)
+					}
+					for i, v := range dst {
+						r, j := i/max(ldDst, 1), i%max(ldDst, 1)
+						want := sentinel
+						switch {
+						case r < n && j < lead:
+							want = 0
+						case r < n && j < lead+m && withAffine:
+							one := []float32{0}
+							affine(one, src[r*ldSrc+j-lead:][:1], 1, 1, 1, scale, shift, true)
+							want = one[0]
+						case r < n && j < lead+m:
+							want = src[r*ldSrc+j-lead]
+						}
+						if !sameBits(v, want) {
+							t.Fatalf("affine %v m %d n %d lead %d ldDst %d ldSrc %d: dst[%d] (row %d, column %d) = %v, want %v", withAffine, m, n, lead, ldDst, ldSrc, i, r, j, v, want)
+						}
 					}
 				}
 			}
