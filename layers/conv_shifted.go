@@ -108,11 +108,16 @@ func (l *shiftedLayout) taps(ws *workspace, c int) []int {
 	return taps
 }
 
-// padInput lays out n input images of c channels in the input layout.
-func (l *shiftedLayout) padInput(dst, src []float32, n, c int) {
+// padInput lays out n input images of c channels in the input layout;
+// with norm (at stride 1 only), the images are norm's input and what is
+// laid out is norm's output (see batchNormOp.deferred).
+func (l *shiftedLayout) padInput(dst, src []float32, n, c int, norm *batchNormOp) {
 	if l.stride == 1 {
-		l.pad(dst, src, n, c)
+		l.pad(dst, src, n, c, norm)
 		return
+	}
+	if norm != nil {
+		panic("layers: a deferred batch norm read at stride 2") // PlanMemory defers none
 	}
 	// Zero everything, then deal each padded row's pixels to the two phases
 	// of its row parity: column X = x+1 goes to phase X%2, column X/2.
@@ -138,14 +143,20 @@ func (l *shiftedLayout) padInput(dst, src []float32, n, c int) {
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
 // planes, zeroing the borders and the rest of each row. Each padded row is
-// p zeros then the image row.
-func (l *shiftedLayout) pad(dst, src []float32, n, c int) {
+// p zeros then the image row: with norm, the row normalized by norm's
+// scale and shift of its channel, then ReLU.
+func (l *shiftedLayout) pad(dst, src []float32, n, c int, norm *batchNormOp) {
 	for ci := 0; ci < c; ci++ {
 		row := dst[ci*l.row : (ci+1)*l.row]
 		for g := 0; g < n; g++ {
 			plane := row[g*l.plane : (g+1)*l.plane]
 			zero(plane[:l.p*l.wp])
-			vec.PadRows(plane[l.p*l.wp:], src[(g*c+ci)*l.h*l.w:][:l.h*l.w], l.h, l.w, l.p, l.wp, l.w)
+			image := src[(g*c+ci)*l.h*l.w:][:l.h*l.w]
+			if norm != nil {
+				vec.PadRowsAffineReLU(plane[l.p*l.wp:], image, l.h, l.w, l.p, l.wp, l.w, float32(norm.scale[ci]), float32(norm.shift[ci]))
+			} else {
+				vec.PadRows(plane[l.p*l.wp:], image, l.h, l.w, l.p, l.wp, l.w)
+			}
 		}
 		zero(row[n*l.plane:])
 	}
@@ -243,7 +254,7 @@ func workerWeights(ws *workspace, worker, i, n int) (own []float32, write bool) 
 
 func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
 	l := layoutOf(&op.geom, d.h, d.w, max(d.c, d.co), d.n)
-	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out)
+	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out, op.norm)
 }
 
 // shiftedBackwardInput computes dx: at stride 1, the flipped weights times
@@ -278,9 +289,9 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 		if write {
 			packFlipped(own, w, d.co, d.c, l.kh, l.kw)
 		}
-		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
+		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co, nil)
 		l.product(n, d.c, kdy, own, dypad, taps[:kdy], runs, ld, dx[first*d.c*l.h*l.w:])
-		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
+		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c, op.fwd.norm)
 		l.weightProduct(n, d.co, kx, xpad, taps[:kx], dypad, op.parts.chunk(chunk))
 	})
 }
@@ -318,10 +329,10 @@ func (p *wgradParts) sum(dw []float32, cout int) {
 	})
 }
 
-// shiftedProduct maps images of cin channels (src, NCHW) to images of cout
-// channels (dst): per chunk, lay out the inputs and multiply weights (cout,
-// cin*kh*kw) by the runs under every tap.
-func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weights, src, dst []float32) {
+// shiftedProduct maps images of cin channels (src, NCHW; with norm, its
+// input) to images of cout channels (dst): per chunk, lay out the inputs
+// and multiply weights (cout, cin*kh*kw) by the runs under every tap.
+func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weights, src, dst []float32, norm *batchNormOp) {
 	k := cin * l.kh * l.kw
 	taps := l.taps(ws, cin)
 	ld := l.span(l.chunk)
@@ -334,7 +345,7 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 		if write {
 			copy(own, weights)
 		}
-		l.padInput(padded, src[first*inSize:], n, cin)
+		l.padInput(padded, src[first*inSize:], n, cin, norm)
 		l.product(n, cout, k, own, padded, taps, runs, ld, dst[first*outSize:])
 	})
 }
@@ -399,7 +410,7 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 		if write {
 			copy(own, packed)
 		}
-		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
+		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co, nil)
 		for i, ph := range phases {
 			k := len(ph.taps)
 			gemm32.SgemmRowsSerial(false, d.c, n*l.plane, k, 1, own[ph.at:ph.at+len(ph.weights)], k, dypad, ph.taps, 0, runs[i*d.c*ld:], ld)
@@ -440,8 +451,8 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 	l.chunks(d.n, func(worker, chunk, first, n int) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
-		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c)
-		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co)
+		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c, op.fwd.norm)
+		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co, nil)
 		l.weightProduct(n, d.co, k, xpad, taps, dypad, parts.chunk(chunk))
 	})
 	parts.sum(dw, d.co)

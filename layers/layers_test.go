@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,6 +143,77 @@ func TestConvSkipsUnwantedInputGradient(t *testing.T) {
 		}
 		if err := relDiff(dwBoth, dwOnly); err > 1e-6 {
 			t.Errorf("stride %d: dW differs by %.2e when x's gradient is not asked for", stride, err)
+		}
+	}
+}
+
+// TestPlanMemoryDefersBatchNorm: a batch norm with its ReLU read only by a
+// stride-1 convolution is deferred, and the convolution's output and the
+// gradients are bitwise those of the graph without a plan; kept, the batch
+// norm is not deferred and its value is its normalized output.
+func TestPlanMemoryDefersBatchNorm(t *testing.T) {
+	type result struct {
+		plan         MemoryPlan
+		y, bn, dw    []float32
+		bnWasWritten bool
+	}
+	run := func(plan, keepBN bool) result {
+		rng := rand.New(rand.NewSource(4))
+		g := G.NewGraph()
+		s := NewScope(g, NewState(), tensor.Float32, NewMode(true), 7)
+		x := gradcheck.Input(g, rng, "x", tensor.Float32, 4, 3, 8, 8)
+		h, err := Conv2d(s, "conv1", x, 5, 3, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bn, err := BatchNorm2d(s, "bn1", h, BNOptions{ReLU: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := Conv2d(s, "conv2", bn, 6, 3, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := G.Grad(G.Must(G.Sum(G.Must(G.Square(y)))), s.Learnables()...); err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		if plan {
+			keep := G.Nodes{y}
+			if keepBN {
+				keep = append(keep, bn)
+			}
+			if r.plan, err = PlanMemory(g, keep...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vm := NewMachine(g, G.BindDualValues(s.Learnables()...))
+		defer CloseMachine(vm)
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		r.y = append(r.y, y.Value().Data().([]float32)...)
+		r.bn = append(r.bn, bn.Value().Data().([]float32)...)
+		r.bnWasWritten = &bn.Value().Data().([]float32)[0] != &h.Value().Data().([]float32)[0]
+		for _, p := range s.Learnables() {
+			gv, _ := p.Grad()
+			r.dw = append(r.dw, gv.Data().([]float32)...)
+		}
+		return r
+	}
+	plain, deferred, kept := run(false, false), run(true, false), run(true, true)
+	if deferred.plan.Deferred != 1 || deferred.bnWasWritten {
+		t.Fatalf("planned: %d batch norms deferred (output written: %v), want 1 not written", deferred.plan.Deferred, deferred.bnWasWritten)
+	}
+	if kept.plan.Deferred != 0 || !kept.bnWasWritten {
+		t.Fatalf("batch norm kept: %d deferred (output written: %v), want 0 and written", kept.plan.Deferred, kept.bnWasWritten)
+	}
+	for _, c := range []struct {
+		what      string
+		want, got []float32
+	}{{"deferred output", plain.y, deferred.y}, {"deferred gradients", plain.dw, deferred.dw}, {"kept batch norm", plain.bn, kept.bn}, {"kept output", plain.y, kept.y}} {
+		if !slices.Equal(c.want, c.got) {
+			t.Errorf("%s differs from the graph without a plan", c.what)
 		}
 	}
 }

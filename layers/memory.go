@@ -30,6 +30,7 @@ type MemoryPlan struct {
 	Buffers     int   // distinct buffers
 	Bytes       int64 // their total size
 	UnplanBytes int64 // what the same outputs take with a buffer each
+	Deferred    int   // batch norms whose output is never written (see PlanMemory)
 }
 
 // PlanMemory lets the outputs of this package's ops in g share buffers, the
@@ -43,6 +44,13 @@ type MemoryPlan struct {
 // are read after a run (logits, for the training error), which are never
 // shared. Stock ops that overwrite or view an input extend that input's life
 // to their own.
+//
+// A float32 batch norm with its ReLU (no residual) whose output only
+// stride-1 3x3-style convolutions read, and which keep does not list, is
+// deferred: it writes no output, and the convolutions, which copy their
+// input into padded chunks anyway, normalize it as they copy (its output
+// node's value is then its input's). Its input lives as long as its output
+// would have.
 func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	sorted, err := G.Sort(g)
 	if err != nil {
@@ -66,6 +74,8 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		}
 		return n
 	}
+	var plan MemoryPlan
+	deferred := deferBatchNorms(g, order, keep)
 	for i, n := range order {
 		root[n] = n
 		end[n] = i
@@ -73,14 +83,15 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		if op == nil {
 			continue
 		}
+		if deferred[n] {
+			root[n] = find(inputs(g, n)[0])
+			plan.Deferred++
+			continue
+		}
 		if _, ours := op.(plannable); ours {
 			continue
 		}
-		children := g.From(n.ID())
-		var kids G.Nodes
-		for children.Next() {
-			kids = append(kids, children.Node().(*G.Node))
-		}
+		kids := inputs(g, n)
 		alias := op.OverwritesInput()
 		if op.ReturnsPtr() && alias < 0 {
 			alias = 0
@@ -112,7 +123,6 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	}
 	var buffers []*buffer
 	owner := map[*G.Node]*buffer{}
-	var plan MemoryPlan
 	for i, n := range order {
 		if _, ok := n.Op().(plannable); !ok || find(n) != n {
 			continue
@@ -160,6 +170,67 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		n.Op().(plannable).workspaceOf().planned = tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(back))
 	}
 	return plan, nil
+}
+
+// inputs returns n's inputs, in order.
+func inputs(g *G.ExprGraph, n *G.Node) G.Nodes {
+	children := g.From(n.ID())
+	var kids G.Nodes
+	for children.Next() {
+		kids = append(kids, children.Node().(*G.Node))
+	}
+	return kids
+}
+
+// deferBatchNorms marks the batch norms that PlanMemory defers, and the
+// convolutions that read them, and clears the marks of all others; it
+// returns the deferred batch norms' nodes.
+func deferBatchNorms(g *G.ExprGraph, order G.Nodes, keep G.Nodes) map[*G.Node]bool {
+	kept := map[*G.Node]bool{}
+	for _, n := range keep {
+		kept[n] = true
+	}
+	deferred := map[*G.Node]bool{}
+	for _, n := range order {
+		switch op := n.Op().(type) {
+		case *batchNormOp:
+			op.deferred = false
+		case *convOp:
+			op.norm = nil
+		}
+	}
+	for _, n := range order {
+		bn, ok := n.Op().(*batchNormOp)
+		if !ok || !bn.relu || bn.residual || n.Dtype() != tensor.Float32 || kept[n] {
+			continue
+		}
+		var convs []*convOp
+		readers := g.To(n.ID())
+		for readers.Next() {
+			r := readers.Node().(*G.Node)
+			var fwd *convOp
+			switch op := r.Op().(type) {
+			case *convOp:
+				fwd = op
+			case *convGrad:
+				fwd = op.fwd
+			}
+			if fwd == nil || !fwd.geom.shifted() || fwd.geom.sh != 1 || inputs(g, r)[0] != n {
+				convs = nil
+				break
+			}
+			convs = append(convs, fwd)
+		}
+		if len(convs) == 0 {
+			continue
+		}
+		bn.deferred = true
+		for _, c := range convs {
+			c.norm = bn
+		}
+		deferred[n] = true
+	}
+	return deferred
 }
 
 func abs(x int) int {

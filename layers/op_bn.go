@@ -32,7 +32,14 @@ type batchNormOp struct {
 	mean, invStd []float64
 	scale, shift []float64
 	batchStats   bool
-	ws           workspace
+	// deferred, set by PlanMemory, is for a batch norm with its ReLU whose
+	// output is read only by stride-1 convolutions: the op then takes the
+	// statistics and writes nothing, its output is x itself, and the
+	// convolutions (their norm) lay out max(x*scale + shift, 0) as they
+	// copy x into their padded chunks, which they do anyway. A training
+	// step then writes and reads one activation fewer per residual block.
+	deferred bool
+	ws       workspace
 }
 
 // Arity is 3 (x, gamma, beta), or 4 with the residual r.
@@ -77,6 +84,10 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if op.deferred && dt == tensor.Float32 {
+		bnForward[float32](op, ts[0], ts[1], ts[2], nil, nil)
+		return ts[0], nil
+	}
 	out := op.ws.output(0, dt, ts[0].Shape())
 	var r *tensor.Dense
 	if op.residual {
@@ -90,12 +101,17 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// bnForward normalizes x into out; r, when not nil, is the residual.
+// bnForward normalizes x into out; r, when not nil, is the residual. With
+// out nil it only sets the statistics, scale and shift (see deferred).
 func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
 	m := float64(n * hw)
-	x, gamma, beta, out := data[T](xt), data[T](gt), data[T](bt), data[T](outt)
+	x, gamma, beta := data[T](xt), data[T](gt), data[T](bt)
+	var out []T
+	if outt != nil {
+		out = data[T](outt)
+	}
 	var r []T
 	if rt != nil {
 		r = data[T](rt)
@@ -134,8 +150,9 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 			}
 		}
 	}
+	// Blocks of channels keep x in cache for the second pass, when there is one.
 	block := nc
-	if training {
+	if training && out != nil {
 		block = channelBlock(n, nc, hw, 1, int(xt.Dtype().Size()))
 	}
 	for c0 = 0; c0 < nc; c0 = c1 {
@@ -166,7 +183,9 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 			op.mean[c], op.invStd[c] = mean, invStd
 			op.scale[c], op.shift[c] = float64(scale), float64(shift)
 		}
-		parallel.For(groups, normalize)
+		if out != nil {
+			parallel.For(groups, normalize)
+		}
 	}
 	op.batchStats = training
 	if training {

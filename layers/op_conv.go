@@ -35,6 +35,10 @@ func (g *convGeom) String() string {
 type convOp struct {
 	opBase
 	geom convGeom
+	// norm, set by PlanMemory, is the deferred batch norm whose output x
+	// is (see batchNormOp.deferred): x's values are then the batch norm's
+	// input, normalized as they are laid out.
+	norm *batchNormOp
 	ws   workspace
 }
 
