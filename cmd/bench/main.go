@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 10, "timed steps (the median is reported)")
 	warmup := fs.Int("warmup", 3, "untimed steps first")
 	threads := fs.Int("threads", 2, "cores to use (GOMAXPROCS)")
-	ops := fs.Bool("ops", false, "after each measurement, time -steps more steps op by op and print one line per op class (ms per step)")
+	ops := fs.Bool("ops", false, "after each measurement, build the step again, run -warmup steps, then time -steps more op by op and print one line per op class (ms per step)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
 	if err := fs.Parse(args); err == flag.ErrHelp {
 		fs.SetOutput(stdout)
@@ -134,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
 		if *ops {
-			if err := printOps(stdout, m, r, *steps); err != nil {
+			if err := printOps(stdout, m, r, *warmup, *steps); err != nil {
 				return errors.Wrapf(err, "%s %s ops", job[0], job[1])
 			}
 		}
@@ -152,14 +152,26 @@ type opRecord struct {
 	Ms      float64 `json:"ms_per_step"`
 }
 
-// printOps times steps more steps of r's model and kind with the ops'
-// profile on and prints the mean time per step of each op class (the SGD
-// update and, as "framework and the rest", what the step spends outside
-// the zoo's ops: Gorgonia's tape machine and its stock ops), largest first.
-func printOps(w io.Writer, m *models.Model, r record, steps int) error {
+// printOps times steps more steps of r's model and kind, on a step built
+// afresh and run warmup times first as measure's is, with the ops' profile
+// on and prints the mean time per step of each op class (the SGD update
+// and, as "framework and the rest", what the step spends outside the zoo's
+// ops: Gorgonia's tape machine and its stock ops), largest first.
+func printOps(w io.Writer, m *models.Model, r record, warmup, steps int) error {
 	var total, update time.Duration
 	var times layers.OpTimes
+	runtime.GC() // the measured step's buffers are garbage now
 	err := withStep(m, r.Kind, r.Batch, func(forward, sgd func() error) error {
+		for i := 0; i < warmup; i++ {
+			if err := forward(); err != nil {
+				return err
+			}
+			if sgd != nil {
+				if err := sgd(); err != nil {
+					return err
+				}
+			}
+		}
 		layers.StartOpProfile()
 		defer func() { times = layers.StopOpProfile() }()
 		for i := 0; i < steps; i++ {
