@@ -2,6 +2,7 @@ package layers
 
 import (
 	gemm32 "github.com/gorgonia-zoo/resnet/internal/gemm"
+	"github.com/gorgonia-zoo/resnet/internal/parallel"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/tensor"
@@ -131,6 +132,17 @@ func addTo[T float](dst, src []T) {
 }
 
 // zero clears a short slice without a call into the runtime.
+// zeroOnWorkers sets the values of t, float32 or float64, to 0 on all
+// cores.
+func zeroOnWorkers(t *tensor.Dense) {
+	switch d := t.Data().(type) {
+	case []float32:
+		parallel.For(len(d), func(_, lo, hi int) { clear(d[lo:hi]) })
+	case []float64:
+		parallel.For(len(d), func(_, lo, hi int) { clear(d[lo:hi]) })
+	}
+}
+
 func zero[T float](v []T) {
 	for i := range v {
 		v[i] = 0

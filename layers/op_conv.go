@@ -217,7 +217,7 @@ func (op *convGrad) Do(in ...G.Value) (G.Value, error) {
 	out := op.ws.output(0, dt, ts[op.want].Shape())
 	switch {
 	case op.unwanted():
-		out.Zero()
+		zeroOnWorkers(out)
 	case op.want == wantInput && dt == tensor.Float32:
 		convBackwardInput[float32](op, ts[0], ts[1], ts[2], out)
 	case op.want == wantInput:
