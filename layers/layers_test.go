@@ -96,6 +96,66 @@ func TestConvMatchesStock(t *testing.T) {
 	}
 }
 
+// TestConvWeightGradientHalfChunks checks the weight gradient where the
+// shifted path cuts the batch into pieces of which one is empty: 5 images
+// of 24 channels of 32x32 make 4 chunks of up to 2, and the last of the
+// first half of the batch holds one image, so its two halves are it and
+// nothing. The same ops first run on 6 images, for which that piece is
+// not empty, so that its partial sum would hold that run's values if it
+// were not cleared; dW must equal that of fresh ops, and Gorgonia's stock
+// convolution's.
+func TestConvWeightGradientHalfChunks(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	g := convGeom{3, 3, 1, 1, 1, 1}
+	if l := layoutOf(&g, 32, 32, 24, 5); l.pieces() != 6 {
+		t.Fatalf("layout: %d chunks of up to %d, %d pieces; want 6 pieces", l.count, l.chunk, l.pieces())
+	}
+	w := gradcheck.RandTensor(rng, tensor.Float32, 24, 24, 3, 3)
+	type ops struct{ input, weight *convGrad }
+	newOps := func() ops {
+		fwd := newConvOp(g)
+		in := &convGrad{opBase: newOpBase("in"), fwd: fwd, want: wantInput}
+		return ops{in, &convGrad{opBase: newOpBase("w"), fwd: fwd, want: wantWeight, input: in}}
+	}
+	dw := func(o ops, x, dy *tensor.Dense) []float32 {
+		dx, err := o.input.Do(x, w, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := o.weight.Do(x, w, dy, dx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), d.Data().([]float32)...)
+	}
+	x6, dy6 := gradcheck.RandTensor(rng, tensor.Float32, 6, 24, 32, 32), gradcheck.RandTensor(rng, tensor.Float32, 6, 24, 32, 32)
+	x5, dy5 := gradcheck.RandTensor(rng, tensor.Float32, 5, 24, 32, 32), gradcheck.RandTensor(rng, tensor.Float32, 5, 24, 32, 32)
+	reused := newOps()
+	dw(reused, x6, dy6)
+	got, fresh := dw(reused, x5, dy5), dw(newOps(), x5, dy5)
+	if !slices.Equal(got, fresh) {
+		t.Errorf("dW of 5 images after a run on 6 differs from fresh ops' by %.2e", relDiff(fresh, got))
+	}
+	// The reference: dL/dW of L = sum(y * dy), y the stock convolution of x.
+	gr := G.NewGraph()
+	xn := G.NewTensor(gr, tensor.Float32, 4, G.WithShape(5, 24, 32, 32), G.WithName("x"), G.WithValue(x5.Clone()))
+	wn := G.NewTensor(gr, tensor.Float32, 4, G.WithShape(24, 24, 3, 3), G.WithName("w"), G.WithValue(w.Clone()))
+	dyn := G.NewTensor(gr, tensor.Float32, 4, G.WithShape(5, 24, 32, 32), G.WithName("dy"), G.WithValue(dy5.Clone()))
+	y := G.Must(G.Conv2d(xn, wn, tensor.Shape{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}))
+	if _, err := G.Grad(G.Must(G.Sum(G.Must(G.HadamardProd(y, dyn)))), wn); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(gr, G.BindDualValues(wn))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := wn.Grad()
+	if err := relDiff(want.Data().([]float32), fresh); err > 1e-4 {
+		t.Errorf("dW differs from stock Conv2d's by %.2e", err)
+	}
+}
+
 // TestConvSkipsUnwantedInputGradient checks that a convolution of a leaf
 // whose gradient G.Grad was not asked for (a network's images) leaves dx
 // zero and still gives the weight gradient of a graph that asks for both,
