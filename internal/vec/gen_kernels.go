@@ -450,9 +450,129 @@ func main() {
 	copyRows(false)
 	out.WriteString("\n")
 	copyRows(true)
+	out.WriteString("\n")
+	padGradInput(false)
+	padGradInput(true)
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
+}
+
+// padGradInput emits padRowsGradInputAVX2 and, with relu,
+// padRowsGradInputReLUAVX2: PadRows writing, for the values dy and x at
+// each place of the source rows, what gradInputAVX2 (gradInputReLUAVX2)
+// writes there, with the same instructions: a batch norm's input gradient,
+// made as a convolution lays out its output gradient.
+func padGradInput(relu bool) {
+	name, scalars := "padRowsGradInputAVX2", "k, c1, center, c0 float32"
+	names := []string{"k", "c1", "center", "c0"} // in Y8-11, as in gradInputAVX2
+	regs := []int{8, 9, 10, 11}
+	if relu {
+		name, scalars = "padRowsGradInputReLUAVX2", "scale, shift, k, c1, center, c0 float32"
+		names = append([]string{"scale", "shift"}, names...)
+		regs = append([]int{6, 7}, regs...)
+	}
+	frame := 64 + 4*len(names)
+	fmt.Fprintf(&out, "// func %s(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, %s)\n//\n// See padGradInput in gen_kernels.go.\nTEXT ·%s(SB), NOSPLIT, $0-%d\n", name, scalars, name, frame)
+	// DI dst, SI dy, R13 x, CX rows, DX m, R10 lead, R8 ldDst and R9 ldSrc
+	// in bytes, AX the byte offset in the row, BX floats left, R12 the
+	// row's first value in dst; per vector x, dy and a temporary in Y0-2
+	// (and Y3-5 for the second of two), Y12 zero, Y15 the tail mask.
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ dy+8(FP), SI")
+	p("MOVQ x+16(FP), R13")
+	p("MOVQ n+24(FP), CX")
+	p("MOVQ m+32(FP), DX")
+	p("MOVQ lead+40(FP), R10")
+	p("MOVQ ldDst+48(FP), R8")
+	p("MOVQ ldSrc+56(FP), R9")
+	for i, n := range names {
+		p("VBROADCASTSS %s+%d(FP), Y%d", n, 64+4*i, regs[i])
+	}
+	p("VXORPS Y12, Y12, Y12")
+	p("SHLQ $2, R8")
+	p("SHLQ $2, R9")
+	p("MOVQ DX, AX")
+	p("ANDQ $7, AX")
+	p("SHLQ $2, AX")
+	p("LEAQ tailmask<>+32(SB), R11")
+	p("SUBQ AX, R11")
+	p("VMOVDQU (R11), Y15")
+	// vector computes gradInput's body for the vector at off(AX) into
+	// Y(3v+1) and stores it at off(R12)(AX); masked uses the tail mask.
+	vector := func(v, off int, masked bool) {
+		x, g, t := 3*v, 3*v+1, 3*v+2
+		load := func(base string, dst int) {
+			if masked {
+				p("VMASKMOVPS %d(%s)(AX*1), Y15, Y%d", off, base, dst)
+			} else {
+				p("VMOVUPS %d(%s)(AX*1), Y%d", off, base, dst)
+			}
+		}
+		load("R13", x)
+		if relu {
+			p("VMULPS Y6, Y%d, Y%d", x, g)
+			p("VADDPS Y7, Y%d, Y%d", g, g)
+			p("VCMPPS $0x16, Y12, Y%d, Y%d", g, g) // NLE_UQ: !(t <= 0)
+			load("SI", t)
+			p("VANDPS Y%d, Y%d, Y%d", t, g, g)
+		} else {
+			load("SI", g)
+		}
+		p("VMULPS Y8, Y%d, Y%d", g, g)
+		p("VSUBPS Y10, Y%d, Y%d", x, x)
+		p("VMULPS Y9, Y%d, Y%d", x, x)
+		p("VADDPS Y%d, Y%d, Y%d", x, g, g)
+		p("VADDPS Y11, Y%d, Y%d", g, g)
+		if masked {
+			p("VMASKMOVPS Y%d, Y15, %d(R12)(AX*1)", g, off)
+		} else {
+			p("VMOVUPS Y%d, %d(R12)(AX*1)", g, off)
+		}
+	}
+	p("TESTQ CX, CX")
+	p("JEQ %s_done", name)
+	label(name + "_row")
+	p("XORQ AX, AX")
+	label(name + "_lead")
+	p("CMPQ AX, R10")
+	p("JGE %s_copy", name)
+	p("MOVL $0, (DI)(AX*4)")
+	p("INCQ AX")
+	p("JMP %s_lead", name)
+	label(name + "_copy")
+	p("LEAQ (DI)(R10*4), R12")
+	p("XORQ AX, AX")
+	p("MOVQ DX, BX")
+	label(name + "_pair")
+	p("CMPQ BX, $16")
+	p("JLT %s_single", name)
+	vector(0, 0, false)
+	vector(1, 32, false)
+	p("ADDQ $64, AX")
+	p("SUBQ $16, BX")
+	p("JMP %s_pair", name)
+	label(name + "_single")
+	p("CMPQ BX, $8")
+	p("JLT %s_partial", name)
+	vector(0, 0, false)
+	p("ADDQ $32, AX")
+	p("SUBQ $8, BX")
+	p("JMP %s_single", name)
+	label(name + "_partial")
+	p("TESTQ BX, BX")
+	p("JEQ %s_next", name)
+	vector(0, 0, true)
+	label(name + "_next")
+	p("ADDQ R8, DI")
+	p("ADDQ R9, SI")
+	p("ADDQ R9, R13")
+	p("DECQ CX")
+	p("JNE %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
 }
 
 // copyRows emits the kernels whose source and destination rows are

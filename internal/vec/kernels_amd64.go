@@ -46,6 +46,12 @@ func addReLUAVX2(dst, a, b *float32, n, m, ld int)
 func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 
 //go:noescape
+func padRowsGradInputAVX2(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, k, c1, center, c0 float32)
+
+//go:noescape
+func padRowsGradInputReLUAVX2(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, scale, shift, k, c1, center, c0 float32)
+
+//go:noescape
 func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
 
 //go:noescape
@@ -60,6 +66,7 @@ func init() {
 			gradInput: gradInputAVX2, gradInputReLU: gradInputReLUAVX2,
 			relu: reluAVX2, add: addAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,
 			copyRows: copyRowsAVX2, padAffineReLU: padRowsAffineReLUAVX2,
+			padGrad: padRowsGradInputAVX2, padGradReLU: padRowsGradInputReLUAVX2,
 		}
 	}
 }

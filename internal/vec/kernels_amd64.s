@@ -1363,3 +1363,214 @@ padRowsAffineReLUAVX2_next:
 padRowsAffineReLUAVX2_done:
 	VZEROUPPER
 	RET
+
+// func padRowsGradInputAVX2(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, k, c1, center, c0 float32)
+//
+// See padGradInput in gen_kernels.go.
+TEXT ·padRowsGradInputAVX2(SB), NOSPLIT, $0-80
+	MOVQ dst+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), R13
+	MOVQ n+24(FP), CX
+	MOVQ m+32(FP), DX
+	MOVQ lead+40(FP), R10
+	MOVQ ldDst+48(FP), R8
+	MOVQ ldSrc+56(FP), R9
+	VBROADCASTSS k+64(FP), Y8
+	VBROADCASTSS c1+68(FP), Y9
+	VBROADCASTSS center+72(FP), Y10
+	VBROADCASTSS c0+76(FP), Y11
+	VXORPS Y12, Y12, Y12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	MOVQ DX, AX
+	ANDQ $7, AX
+	SHLQ $2, AX
+	LEAQ tailmask<>+32(SB), R11
+	SUBQ AX, R11
+	VMOVDQU (R11), Y15
+	TESTQ CX, CX
+	JEQ padRowsGradInputAVX2_done
+padRowsGradInputAVX2_row:
+	XORQ AX, AX
+padRowsGradInputAVX2_lead:
+	CMPQ AX, R10
+	JGE padRowsGradInputAVX2_copy
+	MOVL $0, (DI)(AX*4)
+	INCQ AX
+	JMP padRowsGradInputAVX2_lead
+padRowsGradInputAVX2_copy:
+	LEAQ (DI)(R10*4), R12
+	XORQ AX, AX
+	MOVQ DX, BX
+padRowsGradInputAVX2_pair:
+	CMPQ BX, $16
+	JLT padRowsGradInputAVX2_single
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMOVUPS 0(SI)(AX*1), Y1
+	VMULPS Y8, Y1, Y1
+	VSUBPS Y10, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VADDPS Y0, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMOVUPS Y1, 0(R12)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y3
+	VMOVUPS 32(SI)(AX*1), Y4
+	VMULPS Y8, Y4, Y4
+	VSUBPS Y10, Y3, Y3
+	VMULPS Y9, Y3, Y3
+	VADDPS Y3, Y4, Y4
+	VADDPS Y11, Y4, Y4
+	VMOVUPS Y4, 32(R12)(AX*1)
+	ADDQ $64, AX
+	SUBQ $16, BX
+	JMP padRowsGradInputAVX2_pair
+padRowsGradInputAVX2_single:
+	CMPQ BX, $8
+	JLT padRowsGradInputAVX2_partial
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMOVUPS 0(SI)(AX*1), Y1
+	VMULPS Y8, Y1, Y1
+	VSUBPS Y10, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VADDPS Y0, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMOVUPS Y1, 0(R12)(AX*1)
+	ADDQ $32, AX
+	SUBQ $8, BX
+	JMP padRowsGradInputAVX2_single
+padRowsGradInputAVX2_partial:
+	TESTQ BX, BX
+	JEQ padRowsGradInputAVX2_next
+	VMASKMOVPS 0(R13)(AX*1), Y15, Y0
+	VMASKMOVPS 0(SI)(AX*1), Y15, Y1
+	VMULPS Y8, Y1, Y1
+	VSUBPS Y10, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VADDPS Y0, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMASKMOVPS Y1, Y15, 0(R12)(AX*1)
+padRowsGradInputAVX2_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R9, R13
+	DECQ CX
+	JNE padRowsGradInputAVX2_row
+padRowsGradInputAVX2_done:
+	VZEROUPPER
+	RET
+
+// func padRowsGradInputReLUAVX2(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, scale, shift, k, c1, center, c0 float32)
+//
+// See padGradInput in gen_kernels.go.
+TEXT ·padRowsGradInputReLUAVX2(SB), NOSPLIT, $0-88
+	MOVQ dst+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), R13
+	MOVQ n+24(FP), CX
+	MOVQ m+32(FP), DX
+	MOVQ lead+40(FP), R10
+	MOVQ ldDst+48(FP), R8
+	MOVQ ldSrc+56(FP), R9
+	VBROADCASTSS scale+64(FP), Y6
+	VBROADCASTSS shift+68(FP), Y7
+	VBROADCASTSS k+72(FP), Y8
+	VBROADCASTSS c1+76(FP), Y9
+	VBROADCASTSS center+80(FP), Y10
+	VBROADCASTSS c0+84(FP), Y11
+	VXORPS Y12, Y12, Y12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	MOVQ DX, AX
+	ANDQ $7, AX
+	SHLQ $2, AX
+	LEAQ tailmask<>+32(SB), R11
+	SUBQ AX, R11
+	VMOVDQU (R11), Y15
+	TESTQ CX, CX
+	JEQ padRowsGradInputReLUAVX2_done
+padRowsGradInputReLUAVX2_row:
+	XORQ AX, AX
+padRowsGradInputReLUAVX2_lead:
+	CMPQ AX, R10
+	JGE padRowsGradInputReLUAVX2_copy
+	MOVL $0, (DI)(AX*4)
+	INCQ AX
+	JMP padRowsGradInputReLUAVX2_lead
+padRowsGradInputReLUAVX2_copy:
+	LEAQ (DI)(R10*4), R12
+	XORQ AX, AX
+	MOVQ DX, BX
+padRowsGradInputReLUAVX2_pair:
+	CMPQ BX, $16
+	JLT padRowsGradInputReLUAVX2_single
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMULPS Y6, Y0, Y1
+	VADDPS Y7, Y1, Y1
+	VCMPPS $0x16, Y12, Y1, Y1
+	VMOVUPS 0(SI)(AX*1), Y2
+	VANDPS Y2, Y1, Y1
+	VMULPS Y8, Y1, Y1
+	VSUBPS Y10, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VADDPS Y0, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMOVUPS Y1, 0(R12)(AX*1)
+	VMOVUPS 32(R13)(AX*1), Y3
+	VMULPS Y6, Y3, Y4
+	VADDPS Y7, Y4, Y4
+	VCMPPS $0x16, Y12, Y4, Y4
+	VMOVUPS 32(SI)(AX*1), Y5
+	VANDPS Y5, Y4, Y4
+	VMULPS Y8, Y4, Y4
+	VSUBPS Y10, Y3, Y3
+	VMULPS Y9, Y3, Y3
+	VADDPS Y3, Y4, Y4
+	VADDPS Y11, Y4, Y4
+	VMOVUPS Y4, 32(R12)(AX*1)
+	ADDQ $64, AX
+	SUBQ $16, BX
+	JMP padRowsGradInputReLUAVX2_pair
+padRowsGradInputReLUAVX2_single:
+	CMPQ BX, $8
+	JLT padRowsGradInputReLUAVX2_partial
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMULPS Y6, Y0, Y1
+	VADDPS Y7, Y1, Y1
+	VCMPPS $0x16, Y12, Y1, Y1
+	VMOVUPS 0(SI)(AX*1), Y2
+	VANDPS Y2, Y1, Y1
+	VMULPS Y8, Y1, Y1
+	VSUBPS Y10, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VADDPS Y0, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMOVUPS Y1, 0(R12)(AX*1)
+	ADDQ $32, AX
+	SUBQ $8, BX
+	JMP padRowsGradInputReLUAVX2_single
+padRowsGradInputReLUAVX2_partial:
+	TESTQ BX, BX
+	JEQ padRowsGradInputReLUAVX2_next
+	VMASKMOVPS 0(R13)(AX*1), Y15, Y0
+	VMULPS Y6, Y0, Y1
+	VADDPS Y7, Y1, Y1
+	VCMPPS $0x16, Y12, Y1, Y1
+	VMASKMOVPS 0(SI)(AX*1), Y15, Y2
+	VANDPS Y2, Y1, Y1
+	VMULPS Y8, Y1, Y1
+	VSUBPS Y10, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VADDPS Y0, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMASKMOVPS Y1, Y15, 0(R12)(AX*1)
+padRowsGradInputReLUAVX2_next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R9, R13
+	DECQ CX
+	JNE padRowsGradInputReLUAVX2_row
+padRowsGradInputReLUAVX2_done:
+	VZEROUPPER
+	RET
+

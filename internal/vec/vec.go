@@ -45,6 +45,8 @@ type kernels struct {
 	keepPositive  func(dst, y, dy *float32, n, m, ld int)
 	copyRows      func(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 	padAffineReLU func(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
+	padGrad       func(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, k, c1, center, c0 float32)
+	padGradReLU   func(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, scale, shift, k, c1, center, c0 float32)
 }
 
 // avx2 is the assembly this CPU can run, nil when none.
@@ -489,6 +491,38 @@ func copyRows(dst, src []float32, n, m, lead, ldDst, ldSrc int) {
 		clear(row[:lead])
 		if m > 0 {
 			copy(row[lead:], src[r*ldSrc:r*ldSrc+m])
+		}
+	}
+}
+
+// PadRowsGradInput is PadRows writing, for the values of dy and x at each
+// place of the source rows (n rows of m, ldSrc apart in both), what
+// GradInput writes there: a batch norm's input gradient, made as a
+// convolution lays out its output gradient, so that the batch norm need
+// not write it (see package layers' deferred batch-norm gradient).
+func PadRowsGradInput(dst, dy, x []float32, n, m, lead, ldDst, ldSrc int, gate Gate[float32], k, c1, center, c0 float32) {
+	if lead < 0 {
+		panic("vec: negative lead")
+	}
+	if !check(n, lead+m, ldDst, dst) {
+		return
+	}
+	if !check(n, m, ldSrc, dy, x) { // m = 0: only the zeros
+		for r := 0; r < n; r++ {
+			clear(dst[r*ldDst : r*ldDst+lead])
+		}
+		return
+	}
+	switch {
+	case avx2 != nil && gate.ReLU:
+		avx2.padGradReLU(&dst[0], &dy[0], &x[0], n, m, lead, ldDst, ldSrc, gate.Scale, gate.Shift, k, c1, center, c0)
+	case avx2 != nil:
+		avx2.padGrad(&dst[0], &dy[0], &x[0], n, m, lead, ldDst, ldSrc, k, c1, center, c0)
+	default:
+		for r := 0; r < n; r++ {
+			row := dst[r*ldDst : r*ldDst+lead+m]
+			clear(row[:lead])
+			gradInput(row[lead:], dy[r*ldSrc:r*ldSrc+m], x[r*ldSrc:r*ldSrc+m], 1, m, m, gate, k, c1, center, c0)
 		}
 	}
 }

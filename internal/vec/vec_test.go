@@ -353,6 +353,50 @@ func TestPadRows(t *testing.T) {
 	}
 }
 
+// TestPadRowsGradInput: PadRowsGradInput writes, after the lead zeros of
+// each row, bit for bit what the generic GradInput writes for the same dy
+// and x, with and without the ReLU's gate, for rows of whole, single and
+// partial vectors, and nothing between or after the rows.
+func TestPadRowsGradInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const k, c1, center, c0 = 0.83, -0.27, 0.11, 0.05
+	for _, relu := range []bool{false, true} {
+		gate := Gate[float32]{ReLU: relu, Scale: 1.3, Shift: -0.2}
+		for m := 0; m <= 41; m++ {
+			for _, n := range []int{1, 3} {
+				for lead := range 3 {
+					ldSrc, ldDst := m+1+rng.IntN(3), lead+m+rng.IntN(3)
+					dy, x := make([]float32, n*ldSrc), make([]float32, n*ldSrc)
+					for i := range dy {
+						dy[i], x[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+					}
+					dst := make([]float32, (n-1)*ldDst+lead+m+8)
+					for i := range dst {
+						dst[i] = sentinel
+					}
+					PadRowsGradInput(dst, dy, x, n, m, lead, ldDst, ldSrc, gate, k, c1, center, c0)
+					for i, v := range dst {
+						r, j := i/max(ldDst, 1), i%max(ldDst, 1)
+						want := sentinel
+						switch {
+						case r < n && j < lead:
+							want = 0
+						case r < n && j < lead+m:
+							one := []float32{0}
+							at := r*ldSrc + j - lead
+							gradInput(one, dy[at:at+1], x[at:at+1], 1, 1, 1, gate, k, c1, center, c0)
+							want = one[0]
+						}
+						if !sameBits(v, want) {
+							t.Fatalf("relu %v m %d n %d lead %d: dst[%d] (row %d, column %d) = %v, want %v", relu, m, n, lead, i, r, j, v, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestShortSlicePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
