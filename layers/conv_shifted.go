@@ -172,6 +172,31 @@ func (l *shiftedLayout) compact(dst, src []float32, n, c, ld int) {
 	}
 }
 
+// padGradient lays out images first to first+n-1 of a batch's output
+// gradient dy (NCHW, c channels) as pad does; with norm, dy is the output
+// gradient of the batch norm norm, and what is laid out is its input
+// gradient, made from dy and norm's input (see bnGradInput.deferred).
+func (l *shiftedLayout) padGradient(dst, dy []float32, n, c int, norm *bnGradInput, first int) {
+	hw := l.h * l.w
+	dy = dy[first*c*hw:]
+	if norm == nil {
+		l.pad(dst, dy, n, c, nil)
+		return
+	}
+	x := norm.x[first*c*hw:]
+	for ci := 0; ci < c; ci++ {
+		gate, k, k1, center, k0 := norm.gradient(ci)
+		row := dst[ci*l.row : (ci+1)*l.row]
+		for g := 0; g < n; g++ {
+			plane := row[g*l.plane : (g+1)*l.plane]
+			zero(plane[:l.p*l.wp])
+			at := (g*c + ci) * hw
+			vec.PadRowsGradInput(plane[l.p*l.wp:], dy[at:at+hw], x[at:at+hw], l.h, l.w, l.p, l.wp, l.w, gate, k, k1, center, k0)
+		}
+		zero(row[n*l.plane:])
+	}
+}
+
 // packFlipped reorders w (Cout,Cin,kh,kw) into the input gradient's
 // weights (Cin, Cout*kh*kw): column (co, ki, kj) of row ci holds
 // w[co][ci][kh-1-ki][kw-1-kj]. Flipping both kernel axes reverses the kh*kw
@@ -327,7 +352,7 @@ func shiftedBackward(op *convGrad, l *shiftedLayout, d convDims, x, w, dy, dx []
 		if write {
 			packFlipped(own, w, d.co, d.c, l.kh, l.kw)
 		}
-		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co, nil)
+		l.padGradient(dypad, dy, n, d.co, op.dyNorm, first)
 		l.product(n, d.c, kdy, own, dypad, taps[:kdy], runs, ld, dx[first*d.c*l.h*l.w:])
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c, op.fwd.norm)
 		l.weightProduct(n, d.co, kx, xpad, taps[:kx], dypad, op.parts.chunk(chunk))
@@ -457,7 +482,7 @@ func phasedBackwardInput(op *convGrad, l *shiftedLayout, d convDims, w, dy, dx [
 		if write {
 			copy(own, packed)
 		}
-		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co, nil)
+		l.padGradient(dypad, dy, n, d.co, op.dyNorm, first)
 		for i, ph := range phases {
 			k := len(ph.taps)
 			gemm32.SgemmRowsSerial(false, d.c, n*l.plane, k, 1, own[ph.at:ph.at+len(ph.weights)], k, dypad, ph.taps, 0, runs[i*d.c*ld:], ld)
@@ -499,7 +524,7 @@ func shiftedBackwardWeight(op *convGrad, d convDims, x, dy, dw []float32) {
 		xpad := workerSlot(&op.ws, worker, 0, d.c*l.inRow)
 		dypad := workerSlot(&op.ws, worker, 1, d.co*l.row)
 		l.padInput(xpad, x[first*d.c*l.inH*l.inW:], n, d.c, op.fwd.norm)
-		l.pad(dypad, dy[first*d.co*l.h*l.w:], n, d.co, nil)
+		l.padGradient(dypad, dy, n, d.co, op.dyNorm, first)
 		l.weightProduct(n, d.co, k, xpad, taps, dypad, parts.chunk(chunk))
 	})
 	parts.sum(dw, d.co)

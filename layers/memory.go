@@ -26,11 +26,12 @@ func (o *crossEntropyGrad) workspaceOf() *workspace { return &o.ws }
 
 // MemoryPlan reports what PlanMemory arranged.
 type MemoryPlan struct {
-	Outputs     int   // op outputs given a shared buffer
-	Buffers     int   // distinct buffers
-	Bytes       int64 // their total size
-	UnplanBytes int64 // what the same outputs take with a buffer each
-	Deferred    int   // batch norms whose output is never written (see PlanMemory)
+	Outputs       int   // op outputs given a shared buffer
+	Buffers       int   // distinct buffers
+	Bytes         int64 // their total size
+	UnplanBytes   int64 // what the same outputs take with a buffer each
+	Deferred      int   // batch norms whose output is never written (see PlanMemory)
+	DeferredGrads int   // batch norms whose input gradient is never written (see PlanMemory)
 }
 
 // PlanMemory lets the outputs of this package's ops in g share buffers, the
@@ -50,7 +51,11 @@ type MemoryPlan struct {
 // deferred: it writes no output, and the convolutions, which copy their
 // input into padded chunks anyway, normalize it as they copy (its output
 // node's value is then its input's). Its input lives as long as its output
-// would have.
+// would have. Likewise the gradient op of a float32 batch norm whose input
+// gradient only 3x3 convolutions' gradient ops read (stride 1 or 2) writes
+// none: they make it from the batch norm's output gradient and input as
+// they lay out their output gradient, and both live as long as the input
+// gradient would have.
 func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	sorted, err := G.Sort(g)
 	if err != nil {
@@ -76,6 +81,7 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	}
 	var plan MemoryPlan
 	deferred := deferBatchNorms(g, order, keep)
+	deferredGrads := deferGradients(g, order, keep)
 	for i, n := range order {
 		root[n] = n
 		end[n] = i
@@ -83,9 +89,17 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		if op == nil {
 			continue
 		}
+		// A deferred output takes no buffer, but counts as one unplanned.
 		if deferred[n] {
 			root[n] = find(inputs(g, n)[0])
 			plan.Deferred++
+			plan.UnplanBytes += int64(n.Shape().TotalSize()) * int64(n.Dtype().Size())
+			continue
+		}
+		if deferredGrads[n] {
+			root[n] = find(inputs(g, n)[2]) // dy
+			plan.DeferredGrads++
+			plan.UnplanBytes += int64(n.Shape().TotalSize()) * int64(n.Dtype().Size())
 			continue
 		}
 		if _, ours := op.(plannable); ours {
@@ -109,6 +123,10 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		}
 		r := find(n)
 		end[r] = max(end[r], end[n])
+	}
+	for n := range deferredGrads { // x is read where dx would have been
+		x := find(inputs(g, n)[0])
+		end[x] = max(end[x], end[find(n)])
 	}
 	for _, n := range keep {
 		end[find(n)] = len(order)
@@ -170,6 +188,56 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		n.Op().(plannable).workspaceOf().planned = tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(back))
 	}
 	return plan, nil
+}
+
+// deferGradients marks the batch norms' gradient ops that PlanMemory
+// defers, and the convolution gradient ops that read them, and clears the
+// marks of all others; it returns the deferred ops' nodes.
+func deferGradients(g *G.ExprGraph, order G.Nodes, keep G.Nodes) map[*G.Node]bool {
+	kept := map[*G.Node]bool{}
+	for _, n := range keep {
+		kept[n] = true
+	}
+	deferred := map[*G.Node]bool{}
+	for _, n := range order {
+		switch op := n.Op().(type) {
+		case *bnGradInput:
+			op.deferred = false
+		case *convGrad:
+			op.dyNorm = nil
+		}
+	}
+	for _, n := range order {
+		gi, ok := n.Op().(*bnGradInput)
+		if !ok || n.Dtype() != tensor.Float32 || kept[n] {
+			continue
+		}
+		var convs []*convGrad
+		readers := g.To(n.ID())
+		for readers.Next() {
+			r := readers.Node().(*G.Node)
+			switch op := r.Op().(type) {
+			case *bnGradRow: // reads dx's shape only
+				continue
+			case *convGrad:
+				if op.fwd.geom.shifted() && inputs(g, r)[2] == n {
+					convs = append(convs, op)
+					continue
+				}
+			}
+			convs = nil
+			break
+		}
+		if len(convs) == 0 {
+			continue
+		}
+		gi.deferred = true
+		for _, c := range convs {
+			c.dyNorm = gi
+		}
+		deferred[n] = true
+	}
+	return deferred
 }
 
 // inputs returns n's inputs, in order.

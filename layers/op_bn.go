@@ -237,7 +237,25 @@ type bnGradInput struct {
 	opBase
 	fwd  *batchNormOp
 	sums []float64 // sum(dy) of every channel, then sum(dy*xhat)
-	ws   workspace
+	// deferred, set by PlanMemory, is for an op whose output (dx) is read
+	// only by the gradient ops of stride-1 or halving 3x3 convolutions
+	// (their dyNorm), which lay out dy anyway: the op then takes the sums
+	// and the coefficients of dx = k*dy + k1*(x-center) + k0 and writes
+	// nothing, its output is dy itself, and the convolutions make dx from
+	// dy and x (the op's x, kept in x) as they lay it out. A training step
+	// then writes and reads one activation gradient fewer per batch norm.
+	deferred  bool
+	x         []float32
+	k, k1, k0 []float64
+	ws        workspace
+}
+
+// gradient returns what channel c of dx is made with: dx = k*dy +
+// k1*(x-center) + k0, dy masked by gate (see vec.GradInput).
+func (op *bnGradInput) gradient(c int) (gate vec.Gate[float32], k, k1, center, k0 float32) {
+	fwd := op.fwd
+	gate = vec.Gate[float32]{ReLU: fwd.gatesGradient(), Scale: float32(fwd.scale[c]), Shift: float32(fwd.shift[c])}
+	return gate, float32(op.k[c]), float32(op.k1[c]), float32(fwd.mean[c]), float32(op.k0[c])
 }
 
 func (op *bnGradInput) Arity() int    { return 3 } // x, gamma, dy
@@ -256,10 +274,16 @@ func (op *bnGradInput) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := op.ws.output(0, dt, ts[0].Shape())
 	if nc := ts[0].Shape()[1]; len(op.sums) != 2*nc {
 		op.sums = make([]float64, 2*nc)
+		op.k, op.k1, op.k0 = make([]float64, nc), make([]float64, nc), make([]float64, nc)
 	}
+	if op.deferred && dt == tensor.Float32 {
+		op.x = data[float32](ts[0])
+		bnBackward[float32](op, ts[0], ts[1], ts[2], nil)
+		return ts[2], nil
+	}
+	out := op.ws.output(0, dt, ts[0].Shape())
 	if dt == tensor.Float32 {
 		bnBackward[float32](op, ts[0], ts[1], ts[2], out)
 	} else {
@@ -268,19 +292,25 @@ func (op *bnGradInput) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// bnBackward computes dx into outt; with outt nil, only the sums and the
+// coefficients (see bnGradInput.deferred).
 func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	fwd := op.fwd
 	s := xt.Shape()
 	n, nc, hw := s[0], s[1], s[2]*s[3]
 	m := float64(n * hw)
-	x, gamma, dy, dx := data[T](xt), data[T](gt), data[T](dyt), data[T](outt)
+	x, gamma, dy := data[T](xt), data[T](gt), data[T](dyt)
+	var dx []T
+	if outt != nil {
+		dx = data[T](outt)
+	}
 	gate := func(c int) vec.Gate[T] {
 		return vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
 	}
 	// The passes run over channels c0 to c1, one block after another.
 	groups := imageGroups(n)
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
-	k, k1, k0 := scratch[float64](&op.ws, 1, nc), scratch[float64](&op.ws, 2, nc), scratch[float64](&op.ws, 3, nc)
+	k, k1, k0 := op.k, op.k1, op.k0
 	var c0, c1 int
 	sums := func(_, lo, hi int) {
 		// Centred on the mean (as T), so that sum(dy*x) and mean*sum(dy)
@@ -301,7 +331,12 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(k1[c]), T(fwd.mean[c]), T(k0[c]))
 		}
 	}
-	block := channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
+	// Blocks of channels keep x and dy in cache for the second pass, when
+	// there is one.
+	block := nc
+	if dx != nil {
+		block = channelBlock(n, nc, hw, 2, int(xt.Dtype().Size()))
+	}
 	for c0 = 0; c0 < nc; c0 = c1 {
 		c1 = min(c0+block, nc)
 		parallel.For(groups, sums)
@@ -323,7 +358,9 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 				k0[c] = k1[c]*(center-mean) - k[c]*a
 			}
 		}
-		parallel.For(groups, gradInput)
+		if dx != nil {
+			parallel.For(groups, gradInput)
+		}
 	}
 }
 

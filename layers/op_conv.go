@@ -171,7 +171,12 @@ type convGrad struct {
 	parts wgradParts
 	// leaf, on an input gradient's op, is x when x is a leaf of the graph.
 	leaf *G.Node
-	ws   workspace
+	// dyNorm, set by PlanMemory, is the deferred batch-norm gradient whose
+	// output dy is (see bnGradInput.deferred): dy's values are then the
+	// batch norm's output gradient, made into its input gradient as they
+	// are laid out.
+	dyNorm *bnGradInput
+	ws     workspace
 }
 
 // unwanted reports whether the op is an input gradient's whose x is a leaf
