@@ -80,8 +80,13 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		return n
 	}
 	var plan MemoryPlan
-	deferred := deferBatchNorms(g, order, keep)
-	deferredGrads := deferGradients(g, order, keep)
+	kept := make(map[*G.Node]bool, len(keep))
+	for _, n := range keep {
+		kept[n] = true
+	}
+	clearDeferrals(order)
+	deferred := deferBatchNorms(g, order, kept)
+	deferredGrads := deferGradients(g, order, kept)
 	for i, n := range order {
 		root[n] = n
 		end[n] = i
@@ -190,45 +195,74 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	return plan, nil
 }
 
-// deferGradients marks the batch norms' gradient ops that PlanMemory
-// defers, and the convolution gradient ops that read them, and clears the
-// marks of all others; it returns the deferred ops' nodes.
-func deferGradients(g *G.ExprGraph, order G.Nodes, keep G.Nodes) map[*G.Node]bool {
-	kept := map[*G.Node]bool{}
-	for _, n := range keep {
-		kept[n] = true
+// inputs returns n's inputs, in order.
+func inputs(g *G.ExprGraph, n *G.Node) G.Nodes {
+	children := g.From(n.ID())
+	var kids G.Nodes
+	for children.Next() {
+		kids = append(kids, children.Node().(*G.Node))
 	}
+	return kids
+}
+
+// deferBatchNorms marks the batch norms whose outputs PlanMemory defers,
+// and the convolutions that read them, and returns their nodes.
+func deferBatchNorms(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) map[*G.Node]bool {
 	deferred := map[*G.Node]bool{}
 	for _, n := range order {
-		switch op := n.Op().(type) {
-		case *bnGradInput:
-			op.deferred = false
-		case *convGrad:
-			op.dyNorm = nil
+		bn, ok := n.Op().(*batchNormOp)
+		if !ok || !bn.relu || bn.residual || n.Dtype() != tensor.Float32 || kept[n] {
+			continue
 		}
+		var convs []*convOp
+		ok = eachReader(g, n, func(r *G.Node) bool {
+			var fwd *convOp
+			switch op := r.Op().(type) {
+			case *convOp:
+				fwd = op
+			case *convGrad:
+				fwd = op.fwd
+			}
+			if fwd == nil || !fwd.geom.shifted() || fwd.geom.sh != 1 || inputs(g, r)[0] != n {
+				return false
+			}
+			convs = append(convs, fwd)
+			return true
+		})
+		if !ok || len(convs) == 0 {
+			continue
+		}
+		bn.deferred = true
+		for _, c := range convs {
+			c.norm = bn
+		}
+		deferred[n] = true
 	}
+	return deferred
+}
+
+// deferGradients marks the batch norms' gradient ops whose outputs
+// PlanMemory defers, and the convolution gradient ops that read them, and
+// returns their nodes.
+func deferGradients(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) map[*G.Node]bool {
+	deferred := map[*G.Node]bool{}
 	for _, n := range order {
 		gi, ok := n.Op().(*bnGradInput)
 		if !ok || n.Dtype() != tensor.Float32 || kept[n] {
 			continue
 		}
 		var convs []*convGrad
-		readers := g.To(n.ID())
-		for readers.Next() {
-			r := readers.Node().(*G.Node)
+		ok = eachReader(g, n, func(r *G.Node) bool {
 			switch op := r.Op().(type) {
 			case *bnGradRow: // reads dx's shape only
-				continue
+				return true
 			case *convGrad:
-				if op.fwd.geom.shifted() && inputs(g, r)[2] == n {
-					convs = append(convs, op)
-					continue
-				}
+				convs = append(convs, op)
+				return op.fwd.geom.shifted() && inputs(g, r)[2] == n
 			}
-			convs = nil
-			break
-		}
-		if len(convs) == 0 {
+			return false
+		})
+		if !ok || len(convs) == 0 {
 			continue
 		}
 		gi.deferred = true
@@ -240,65 +274,33 @@ func deferGradients(g *G.ExprGraph, order G.Nodes, keep G.Nodes) map[*G.Node]boo
 	return deferred
 }
 
-// inputs returns n's inputs, in order.
-func inputs(g *G.ExprGraph, n *G.Node) G.Nodes {
-	children := g.From(n.ID())
-	var kids G.Nodes
-	for children.Next() {
-		kids = append(kids, children.Node().(*G.Node))
-	}
-	return kids
-}
-
-// deferBatchNorms marks the batch norms that PlanMemory defers, and the
-// convolutions that read them, and clears the marks of all others; it
-// returns the deferred batch norms' nodes.
-func deferBatchNorms(g *G.ExprGraph, order G.Nodes, keep G.Nodes) map[*G.Node]bool {
-	kept := map[*G.Node]bool{}
-	for _, n := range keep {
-		kept[n] = true
-	}
-	deferred := map[*G.Node]bool{}
+// clearDeferrals undoes what deferBatchNorms and deferGradients marked, so
+// that a graph planned again is marked afresh.
+func clearDeferrals(order G.Nodes) {
 	for _, n := range order {
 		switch op := n.Op().(type) {
 		case *batchNormOp:
 			op.deferred = false
+		case *bnGradInput:
+			op.deferred = false
 		case *convOp:
 			op.norm = nil
+		case *convGrad:
+			op.dyNorm = nil
 		}
 	}
-	for _, n := range order {
-		bn, ok := n.Op().(*batchNormOp)
-		if !ok || !bn.relu || bn.residual || n.Dtype() != tensor.Float32 || kept[n] {
-			continue
+}
+
+// eachReader calls f on each node that reads n while f returns true, and
+// reports whether it did to the last.
+func eachReader(g *G.ExprGraph, n *G.Node, f func(r *G.Node) bool) bool {
+	readers := g.To(n.ID())
+	for readers.Next() {
+		if !f(readers.Node().(*G.Node)) {
+			return false
 		}
-		var convs []*convOp
-		readers := g.To(n.ID())
-		for readers.Next() {
-			r := readers.Node().(*G.Node)
-			var fwd *convOp
-			switch op := r.Op().(type) {
-			case *convOp:
-				fwd = op
-			case *convGrad:
-				fwd = op.fwd
-			}
-			if fwd == nil || !fwd.geom.shifted() || fwd.geom.sh != 1 || inputs(g, r)[0] != n {
-				convs = nil
-				break
-			}
-			convs = append(convs, fwd)
-		}
-		if len(convs) == 0 {
-			continue
-		}
-		bn.deferred = true
-		for _, c := range convs {
-			c.norm = bn
-		}
-		deferred[n] = true
 	}
-	return deferred
+	return true
 }
 
 func abs(x int) int {

@@ -1,8 +1,9 @@
 //go:build ignore
 
 // gen_kernels writes kernels_amd64.s, the AVX2 versions of the float32
-// passes of vec.go. Every kernel but copyRows is the same loop over rows (n rows of m floats, ld
-// floats apart) with the same three inner loops (unrolled vectors, single
+// passes of vec.go. Every kernel is the same loop over rows (n rows of m
+// floats, ld floats apart; for the padKernels, rows of different strides
+// in and out) with the same three inner loops (unrolled vectors, single
 // vectors, one masked partial vector), around a different body, so the
 // loops are generated once rather than typed out per kernel.
 //
@@ -447,179 +448,68 @@ func main() {
 	for _, k := range kernels() {
 		k.emit()
 	}
-	copyRows(false)
-	out.WriteString("\n")
-	copyRows(true)
-	out.WriteString("\n")
-	padGradInput(false)
-	padGradInput(true)
+	for _, k := range padKernels() {
+		k.emit()
+	}
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
 }
 
-// padGradInput emits padRowsGradInputAVX2 and, with relu,
-// padRowsGradInputReLUAVX2: PadRows writing, for the values dy and x at
-// each place of the source rows, what gradInputAVX2 (gradInputReLUAVX2)
-// writes there, with the same instructions: a batch norm's input gradient,
-// made as a convolution lays out its output gradient.
-func padGradInput(relu bool) {
-	name, scalars := "padRowsGradInputAVX2", "k, c1, center, c0 float32"
-	names := []string{"k", "c1", "center", "c0"} // in Y8-11, as in gradInputAVX2
-	regs := []int{8, 9, 10, 11}
-	if relu {
-		name, scalars = "padRowsGradInputReLUAVX2", "scale, shift, k, c1, center, c0 float32"
-		names = append([]string{"scale", "shift"}, names...)
-		regs = append([]int{6, 7}, regs...)
-	}
-	frame := 64 + 4*len(names)
-	fmt.Fprintf(&out, "// func %s(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, %s)\n//\n// See padGradInput in gen_kernels.go.\nTEXT ·%s(SB), NOSPLIT, $0-%d\n", name, scalars, name, frame)
-	// DI dst, SI dy, R13 x, CX rows, DX m, R10 lead, R8 ldDst and R9 ldSrc
-	// in bytes, AX the byte offset in the row, BX floats left, R12 the
-	// row's first value in dst; per vector x, dy and a temporary in Y0-2
-	// (and Y3-5 for the second of two), Y12 zero, Y15 the tail mask.
-	p("MOVQ dst+0(FP), DI")
-	p("MOVQ dy+8(FP), SI")
-	p("MOVQ x+16(FP), R13")
-	p("MOVQ n+24(FP), CX")
-	p("MOVQ m+32(FP), DX")
-	p("MOVQ lead+40(FP), R10")
-	p("MOVQ ldDst+48(FP), R8")
-	p("MOVQ ldSrc+56(FP), R9")
-	for i, n := range names {
-		p("VBROADCASTSS %s+%d(FP), Y%d", n, 64+4*i, regs[i])
-	}
-	p("VXORPS Y12, Y12, Y12")
-	p("SHLQ $2, R8")
-	p("SHLQ $2, R9")
-	p("MOVQ DX, AX")
-	p("ANDQ $7, AX")
-	p("SHLQ $2, AX")
-	p("LEAQ tailmask<>+32(SB), R11")
-	p("SUBQ AX, R11")
-	p("VMOVDQU (R11), Y15")
-	// vector computes gradInput's body for the vector at off(AX) into
-	// Y(3v+1) and stores it at off(R12)(AX); masked uses the tail mask.
-	vector := func(v, off int, masked bool) {
-		x, g, t := 3*v, 3*v+1, 3*v+2
-		load := func(base string, dst int) {
-			if masked {
-				p("VMASKMOVPS %d(%s)(AX*1), Y15, Y%d", off, base, dst)
-			} else {
-				p("VMOVUPS %d(%s)(AX*1), Y%d", off, base, dst)
-			}
-		}
-		load("R13", x)
-		if relu {
-			p("VMULPS Y6, Y%d, Y%d", x, g)
-			p("VADDPS Y7, Y%d, Y%d", g, g)
-			p("VCMPPS $0x16, Y12, Y%d, Y%d", g, g) // NLE_UQ: !(t <= 0)
-			load("SI", t)
-			p("VANDPS Y%d, Y%d, Y%d", t, g, g)
-		} else {
-			load("SI", g)
-		}
-		p("VMULPS Y8, Y%d, Y%d", g, g)
-		p("VSUBPS Y10, Y%d, Y%d", x, x)
-		p("VMULPS Y9, Y%d, Y%d", x, x)
-		p("VADDPS Y%d, Y%d, Y%d", x, g, g)
-		p("VADDPS Y11, Y%d, Y%d", g, g)
-		if masked {
-			p("VMASKMOVPS Y%d, Y15, %d(R12)(AX*1)", g, off)
-		} else {
-			p("VMOVUPS Y%d, %d(R12)(AX*1)", g, off)
-		}
-	}
-	p("TESTQ CX, CX")
-	p("JEQ %s_done", name)
-	label(name + "_row")
-	p("XORQ AX, AX")
-	label(name + "_lead")
-	p("CMPQ AX, R10")
-	p("JGE %s_copy", name)
-	p("MOVL $0, (DI)(AX*4)")
-	p("INCQ AX")
-	p("JMP %s_lead", name)
-	label(name + "_copy")
-	p("LEAQ (DI)(R10*4), R12")
-	p("XORQ AX, AX")
-	p("MOVQ DX, BX")
-	label(name + "_pair")
-	p("CMPQ BX, $16")
-	p("JLT %s_single", name)
-	vector(0, 0, false)
-	vector(1, 32, false)
-	p("ADDQ $64, AX")
-	p("SUBQ $16, BX")
-	p("JMP %s_pair", name)
-	label(name + "_single")
-	p("CMPQ BX, $8")
-	p("JLT %s_partial", name)
-	vector(0, 0, false)
-	p("ADDQ $32, AX")
-	p("SUBQ $8, BX")
-	p("JMP %s_single", name)
-	label(name + "_partial")
-	p("TESTQ BX, BX")
-	p("JEQ %s_next", name)
-	vector(0, 0, true)
-	label(name + "_next")
-	p("ADDQ R8, DI")
-	p("ADDQ R9, SI")
-	p("ADDQ R9, R13")
-	p("DECQ CX")
-	p("JNE %s_row", name)
-	label(name + "_done")
-	p("VZEROUPPER")
-	p("RET")
-	out.WriteString("\n")
+// padKernel is one of the kernels that lay rows out as a convolution's
+// padded chunks do: n rows of m floats, ldSrc apart in each source, become
+// rows ldDst apart in dst, each after lead zeros, unroll vectors at a time,
+// then single vectors, then a masked partial one. vector loads, computes
+// and stores the v-th vector of an iteration, at byte off of the row (AX)
+// in the sources and in dst (R12); masked, under the tail mask Y15.
+type padKernel struct {
+	name, doc string
+	sources   []string // pointer arguments after dst: in SI, then R13
+	scalars   []string // float32 arguments after ldSrc ...
+	regs      []int    // ... broadcast to these registers
+	zero      int      // a register set to zero, or -1
+	unroll    int
+	vector    func(v, off int, masked bool)
 }
 
-// copyRows emits the kernels whose source and destination rows are
-// different distances apart, outside the kernel loop that the others
-// share: copyRowsAVX2, and with affine padRowsAffineReLUAVX2, which writes
-// max(x*scale + shift, 0) as affineReLUAVX2 computes it.
-func copyRows(affine bool) {
-	name := "copyRowsAVX2"
-	if affine {
-		name = "padRowsAffineReLUAVX2"
-		out.WriteString(`// func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
-//
-// copyRowsAVX2, writing max(x*scale + shift, 0) for each x of src, each
-// step rounded, then Go's max (as affineReLUAVX2).
-TEXT ·padRowsAffineReLUAVX2(SB), NOSPLIT, $0-64
-`)
-	} else {
-		out.WriteString(`// func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
-//
-// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst,
-// each after lead zeros: 4 vectors at a time, then single vectors, then a
-// masked partial one.
-TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
-`)
+// vload loads the vector at off(base)(AX) into Y(dst).
+func vload(base string, off, dst int, masked bool) {
+	if masked {
+		p("VMASKMOVPS %d(%s)(AX*1), Y15, Y%d", off, base, dst)
+		return
 	}
-	// body turns the loaded vectors Y0..Y(count-1) into what is stored.
-	body := func(count int) {
-		if !affine {
-			return
-		}
-		for v := 0; v < count; v++ {
-			p("VMULPS Y12, Y%d, Y%d", v, v)
-			p("VADDPS Y13, Y%d, Y%d", v, v)
-			relu(v, 14)
-		}
+	p("VMOVUPS %d(%s)(AX*1), Y%d", off, base, dst)
+}
+
+// vstore stores Y(src) at off(R12)(AX).
+func vstore(src, off int, masked bool) {
+	if masked {
+		p("VMASKMOVPS Y%d, Y15, %d(R12)(AX*1)", src, off)
+		return
 	}
+	p("VMOVUPS Y%d, %d(R12)(AX*1)", src, off)
+}
+
+func (k padKernel) emit() {
+	srcRegs := []string{"SI", "R13"}[:len(k.sources)]
+	fmt.Fprintf(&out, "// func %s(dst, %s *float32, n, m, lead, ldDst, ldSrc int", k.name, strings.Join(k.sources, ", "))
+	if len(k.scalars) > 0 {
+		fmt.Fprintf(&out, ", %s float32", strings.Join(k.scalars, ", "))
+	}
+	ints := 8 * (1 + len(k.sources))
+	fmt.Fprintf(&out, ")\n//\n// %s\nTEXT ·%s(SB), NOSPLIT, $0-%d\n", k.doc, k.name, ints+40+4*len(k.scalars))
 	p("MOVQ dst+0(FP), DI")
-	p("MOVQ src+8(FP), SI")
-	p("MOVQ n+16(FP), CX")
-	p("MOVQ m+24(FP), DX")
-	p("MOVQ lead+32(FP), R10")
-	p("MOVQ ldDst+40(FP), R8")
-	p("MOVQ ldSrc+48(FP), R9")
-	if affine {
-		p("VBROADCASTSS scale+56(FP), Y12")
-		p("VBROADCASTSS shift+60(FP), Y13")
-		p("VXORPS Y14, Y14, Y14")
+	for i, src := range k.sources {
+		p("MOVQ %s+%d(FP), %s", src, 8*(1+i), srcRegs[i])
+	}
+	for i, arg := range []string{"n", "m", "lead", "ldDst", "ldSrc"} {
+		p("MOVQ %s+%d(FP), %s", arg, ints+8*i, []string{"CX", "DX", "R10", "R8", "R9"}[i])
+	}
+	for i, sc := range k.scalars {
+		p("VBROADCASTSS %s+%d(FP), Y%d", sc, ints+40+4*i, k.regs[i])
+	}
+	if k.zero >= 0 {
+		p("VXORPS Y%d, Y%d, Y%d", k.zero, k.zero, k.zero)
 	}
 	p("SHLQ $2, R8")
 	p("SHLQ $2, R9")
@@ -630,53 +520,109 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 	p("SUBQ AX, R11")
 	p("VMOVDQU (R11), Y15")
 	p("TESTQ CX, CX")
-	p("JEQ %s_done", name)
-	label(name + "_row")
+	p("JEQ %s_done", k.name)
+	label(k.name + "_row")
 	p("XORQ AX, AX")
-	label(name + "_lead") // lead zeros, then the row from R12
+	label(k.name + "_lead") // lead zeros, then the row from R12
 	p("CMPQ AX, R10")
-	p("JGE %s_copy", name)
+	p("JGE %s_copy", k.name)
 	p("MOVL $0, (DI)(AX*4)")
 	p("INCQ AX")
-	p("JMP %s_lead", name)
-	label(name + "_copy")
+	p("JMP %s_lead", k.name)
+	label(k.name + "_copy")
 	p("LEAQ (DI)(R10*4), R12")
 	p("XORQ AX, AX")
 	p("MOVQ DX, BX")
-	label(name + "_quad")
-	p("CMPQ BX, $32")
-	p("JLT %s_single", name)
-	for v := 0; v < 4; v++ {
-		p("VMOVUPS %d(SI)(AX*1), Y%d", 32*v, v)
+	label(k.name + "_unrolled")
+	p("CMPQ BX, $%d", 8*k.unroll)
+	p("JLT %s_single", k.name)
+	for v := 0; v < k.unroll; v++ {
+		k.vector(v, 32*v, false)
 	}
-	body(4)
-	for v := 0; v < 4; v++ {
-		p("VMOVUPS Y%d, %d(R12)(AX*1)", v, 32*v)
-	}
-	p("ADDQ $128, AX")
-	p("SUBQ $32, BX")
-	p("JMP %s_quad", name)
-	label(name + "_single")
+	p("ADDQ $%d, AX", 32*k.unroll)
+	p("SUBQ $%d, BX", 8*k.unroll)
+	p("JMP %s_unrolled", k.name)
+	label(k.name + "_single")
 	p("CMPQ BX, $8")
-	p("JLT %s_partial", name)
-	p("VMOVUPS (SI)(AX*1), Y0")
-	body(1)
-	p("VMOVUPS Y0, (R12)(AX*1)")
+	p("JLT %s_partial", k.name)
+	k.vector(0, 0, false)
 	p("ADDQ $32, AX")
 	p("SUBQ $8, BX")
-	p("JMP %s_single", name)
-	label(name + "_partial")
+	p("JMP %s_single", k.name)
+	label(k.name + "_partial")
 	p("TESTQ BX, BX")
-	p("JEQ %s_next", name)
-	p("VMASKMOVPS (SI)(AX*1), Y15, Y0")
-	body(1)
-	p("VMASKMOVPS Y0, Y15, (R12)(AX*1)")
-	label(name + "_next")
+	p("JEQ %s_next", k.name)
+	k.vector(0, 0, true)
+	label(k.name + "_next")
 	p("ADDQ R8, DI")
-	p("ADDQ R9, SI")
+	for _, r := range srcRegs {
+		p("ADDQ R9, %s", r)
+	}
 	p("DECQ CX")
-	p("JNE %s_row", name)
-	label(name + "_done")
+	p("JNE %s_row", k.name)
+	label(k.name + "_done")
 	p("VZEROUPPER")
 	p("RET")
+	out.WriteString("\n")
+}
+
+// padKernels are copyRowsAVX2; padRowsAffineReLUAVX2, which writes
+// max(x*scale + shift, 0) as affineReLUAVX2 computes it (a batch norm's
+// output, made as a convolution lays out its input); and
+// padRowsGradInputAVX2 and padRowsGradInputReLUAVX2, which write from dy
+// and x what gradInputAVX2 and gradInputReLUAVX2 write (a batch norm's
+// input gradient, made as a convolution lays out its output gradient),
+// each with the same instructions as the kernel it stands for.
+func padKernels() []padKernel {
+	ks := []padKernel{{
+		name: "copyRowsAVX2", doc: "Copies the rows of src (see padKernel in gen_kernels.go).",
+		sources: []string{"src"}, zero: -1, unroll: 4,
+		vector: func(v, off int, masked bool) {
+			vload("SI", off, v, masked)
+			vstore(v, off, masked)
+		},
+	}, {
+		name: "padRowsAffineReLUAVX2", doc: "Writes max(x*scale + shift, 0) for the x of src, as affineReLUAVX2 (see padKernel in gen_kernels.go).",
+		sources: []string{"src"}, scalars: []string{"scale", "shift"}, regs: []int{12, 13}, zero: 14, unroll: 4,
+		vector: func(v, off int, masked bool) {
+			vload("SI", off, v, masked)
+			p("VMULPS Y12, Y%d, Y%d", v, v)
+			p("VADDPS Y13, Y%d, Y%d", v, v)
+			relu(v, 14)
+			vstore(v, off, masked)
+		},
+	}}
+	// Per vector x, dy and a temporary in Y(3v)..Y(3v+2); Y6 scale, Y7
+	// shift, Y8 k, Y9 c1, Y10 center, Y11 c0, Y12 zero, as in gradInputAVX2.
+	for _, withReLU := range []bool{false, true} {
+		k := padKernel{
+			name: "padRowsGradInputAVX2", doc: "Writes gradInputAVX2's dx for the dy and x of the rows (see padKernel in gen_kernels.go).",
+			sources: []string{"dy", "x"}, scalars: []string{"k", "c1", "center", "c0"}, regs: []int{8, 9, 10, 11}, zero: -1, unroll: 2,
+		}
+		if withReLU {
+			k.name, k.doc = "padRowsGradInputReLUAVX2", "Writes gradInputReLUAVX2's dx for the dy and x of the rows (see padKernel in gen_kernels.go)."
+			k.scalars, k.regs, k.zero = append([]string{"scale", "shift"}, k.scalars...), append([]int{6, 7}, k.regs...), 12
+		}
+		k.vector = func(v, off int, masked bool) {
+			x, g, t := 3*v, 3*v+1, 3*v+2
+			vload("R13", off, x, masked)
+			if withReLU {
+				p("VMULPS Y6, Y%d, Y%d", x, g)
+				p("VADDPS Y7, Y%d, Y%d", g, g)
+				p("VCMPPS $0x16, Y12, Y%d, Y%d", g, g) // NLE_UQ: !(t <= 0)
+				vload("SI", off, t, masked)
+				p("VANDPS Y%d, Y%d, Y%d", t, g, g)
+			} else {
+				vload("SI", off, g, masked)
+			}
+			p("VMULPS Y8, Y%d, Y%d", g, g)
+			p("VSUBPS Y10, Y%d, Y%d", x, x)
+			p("VMULPS Y9, Y%d, Y%d", x, x)
+			p("VADDPS Y%d, Y%d, Y%d", x, g, g)
+			p("VADDPS Y11, Y%d, Y%d", g, g)
+			vstore(g, off, masked)
+		}
+		ks = append(ks, k)
+	}
+	return ks
 }

@@ -1198,9 +1198,7 @@ keepPositiveAVX2_done:
 
 // func copyRowsAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int)
 //
-// Copies n rows of m floats, ldSrc apart in src, to rows ldDst apart in dst,
-// each after lead zeros: 4 vectors at a time, then single vectors, then a
-// masked partial one.
+// Copies the rows of src (see padKernel in gen_kernels.go).
 TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -1231,33 +1229,33 @@ copyRowsAVX2_copy:
 	LEAQ (DI)(R10*4), R12
 	XORQ AX, AX
 	MOVQ DX, BX
-copyRowsAVX2_quad:
+copyRowsAVX2_unrolled:
 	CMPQ BX, $32
 	JLT copyRowsAVX2_single
 	VMOVUPS 0(SI)(AX*1), Y0
-	VMOVUPS 32(SI)(AX*1), Y1
-	VMOVUPS 64(SI)(AX*1), Y2
-	VMOVUPS 96(SI)(AX*1), Y3
 	VMOVUPS Y0, 0(R12)(AX*1)
+	VMOVUPS 32(SI)(AX*1), Y1
 	VMOVUPS Y1, 32(R12)(AX*1)
+	VMOVUPS 64(SI)(AX*1), Y2
 	VMOVUPS Y2, 64(R12)(AX*1)
+	VMOVUPS 96(SI)(AX*1), Y3
 	VMOVUPS Y3, 96(R12)(AX*1)
 	ADDQ $128, AX
 	SUBQ $32, BX
-	JMP copyRowsAVX2_quad
+	JMP copyRowsAVX2_unrolled
 copyRowsAVX2_single:
 	CMPQ BX, $8
 	JLT copyRowsAVX2_partial
-	VMOVUPS (SI)(AX*1), Y0
-	VMOVUPS Y0, (R12)(AX*1)
+	VMOVUPS 0(SI)(AX*1), Y0
+	VMOVUPS Y0, 0(R12)(AX*1)
 	ADDQ $32, AX
 	SUBQ $8, BX
 	JMP copyRowsAVX2_single
 copyRowsAVX2_partial:
 	TESTQ BX, BX
 	JEQ copyRowsAVX2_next
-	VMASKMOVPS (SI)(AX*1), Y15, Y0
-	VMASKMOVPS Y0, Y15, (R12)(AX*1)
+	VMASKMOVPS 0(SI)(AX*1), Y15, Y0
+	VMASKMOVPS Y0, Y15, 0(R12)(AX*1)
 copyRowsAVX2_next:
 	ADDQ R8, DI
 	ADDQ R9, SI
@@ -1269,8 +1267,7 @@ copyRowsAVX2_done:
 
 // func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
 //
-// copyRowsAVX2, writing max(x*scale + shift, 0) for each x of src, each
-// step rounded, then Go's max (as affineReLUAVX2).
+// Writes max(x*scale + shift, 0) for the x of src, as affineReLUAVX2 (see padKernel in gen_kernels.go).
 TEXT ·padRowsAffineReLUAVX2(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -1304,57 +1301,57 @@ padRowsAffineReLUAVX2_copy:
 	LEAQ (DI)(R10*4), R12
 	XORQ AX, AX
 	MOVQ DX, BX
-padRowsAffineReLUAVX2_quad:
+padRowsAffineReLUAVX2_unrolled:
 	CMPQ BX, $32
 	JLT padRowsAffineReLUAVX2_single
 	VMOVUPS 0(SI)(AX*1), Y0
-	VMOVUPS 32(SI)(AX*1), Y1
-	VMOVUPS 64(SI)(AX*1), Y2
-	VMOVUPS 96(SI)(AX*1), Y3
 	VMULPS Y12, Y0, Y0
 	VADDPS Y13, Y0, Y0
 	VMAXPS Y0, Y14, Y0
 	VADDPS Y14, Y0, Y0
+	VMOVUPS Y0, 0(R12)(AX*1)
+	VMOVUPS 32(SI)(AX*1), Y1
 	VMULPS Y12, Y1, Y1
 	VADDPS Y13, Y1, Y1
 	VMAXPS Y1, Y14, Y1
 	VADDPS Y14, Y1, Y1
+	VMOVUPS Y1, 32(R12)(AX*1)
+	VMOVUPS 64(SI)(AX*1), Y2
 	VMULPS Y12, Y2, Y2
 	VADDPS Y13, Y2, Y2
 	VMAXPS Y2, Y14, Y2
 	VADDPS Y14, Y2, Y2
+	VMOVUPS Y2, 64(R12)(AX*1)
+	VMOVUPS 96(SI)(AX*1), Y3
 	VMULPS Y12, Y3, Y3
 	VADDPS Y13, Y3, Y3
 	VMAXPS Y3, Y14, Y3
 	VADDPS Y14, Y3, Y3
-	VMOVUPS Y0, 0(R12)(AX*1)
-	VMOVUPS Y1, 32(R12)(AX*1)
-	VMOVUPS Y2, 64(R12)(AX*1)
 	VMOVUPS Y3, 96(R12)(AX*1)
 	ADDQ $128, AX
 	SUBQ $32, BX
-	JMP padRowsAffineReLUAVX2_quad
+	JMP padRowsAffineReLUAVX2_unrolled
 padRowsAffineReLUAVX2_single:
 	CMPQ BX, $8
 	JLT padRowsAffineReLUAVX2_partial
-	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS 0(SI)(AX*1), Y0
 	VMULPS Y12, Y0, Y0
 	VADDPS Y13, Y0, Y0
 	VMAXPS Y0, Y14, Y0
 	VADDPS Y14, Y0, Y0
-	VMOVUPS Y0, (R12)(AX*1)
+	VMOVUPS Y0, 0(R12)(AX*1)
 	ADDQ $32, AX
 	SUBQ $8, BX
 	JMP padRowsAffineReLUAVX2_single
 padRowsAffineReLUAVX2_partial:
 	TESTQ BX, BX
 	JEQ padRowsAffineReLUAVX2_next
-	VMASKMOVPS (SI)(AX*1), Y15, Y0
+	VMASKMOVPS 0(SI)(AX*1), Y15, Y0
 	VMULPS Y12, Y0, Y0
 	VADDPS Y13, Y0, Y0
 	VMAXPS Y0, Y14, Y0
 	VADDPS Y14, Y0, Y0
-	VMASKMOVPS Y0, Y15, (R12)(AX*1)
+	VMASKMOVPS Y0, Y15, 0(R12)(AX*1)
 padRowsAffineReLUAVX2_next:
 	ADDQ R8, DI
 	ADDQ R9, SI
@@ -1366,7 +1363,7 @@ padRowsAffineReLUAVX2_done:
 
 // func padRowsGradInputAVX2(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, k, c1, center, c0 float32)
 //
-// See padGradInput in gen_kernels.go.
+// Writes gradInputAVX2's dx for the dy and x of the rows (see padKernel in gen_kernels.go).
 TEXT ·padRowsGradInputAVX2(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ dy+8(FP), SI
@@ -1380,7 +1377,6 @@ TEXT ·padRowsGradInputAVX2(SB), NOSPLIT, $0-80
 	VBROADCASTSS c1+68(FP), Y9
 	VBROADCASTSS center+72(FP), Y10
 	VBROADCASTSS c0+76(FP), Y11
-	VXORPS Y12, Y12, Y12
 	SHLQ $2, R8
 	SHLQ $2, R9
 	MOVQ DX, AX
@@ -1403,7 +1399,7 @@ padRowsGradInputAVX2_copy:
 	LEAQ (DI)(R10*4), R12
 	XORQ AX, AX
 	MOVQ DX, BX
-padRowsGradInputAVX2_pair:
+padRowsGradInputAVX2_unrolled:
 	CMPQ BX, $16
 	JLT padRowsGradInputAVX2_single
 	VMOVUPS 0(R13)(AX*1), Y0
@@ -1424,7 +1420,7 @@ padRowsGradInputAVX2_pair:
 	VMOVUPS Y4, 32(R12)(AX*1)
 	ADDQ $64, AX
 	SUBQ $16, BX
-	JMP padRowsGradInputAVX2_pair
+	JMP padRowsGradInputAVX2_unrolled
 padRowsGradInputAVX2_single:
 	CMPQ BX, $8
 	JLT padRowsGradInputAVX2_partial
@@ -1462,7 +1458,7 @@ padRowsGradInputAVX2_done:
 
 // func padRowsGradInputReLUAVX2(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, scale, shift, k, c1, center, c0 float32)
 //
-// See padGradInput in gen_kernels.go.
+// Writes gradInputReLUAVX2's dx for the dy and x of the rows (see padKernel in gen_kernels.go).
 TEXT ·padRowsGradInputReLUAVX2(SB), NOSPLIT, $0-88
 	MOVQ dst+0(FP), DI
 	MOVQ dy+8(FP), SI
@@ -1501,7 +1497,7 @@ padRowsGradInputReLUAVX2_copy:
 	LEAQ (DI)(R10*4), R12
 	XORQ AX, AX
 	MOVQ DX, BX
-padRowsGradInputReLUAVX2_pair:
+padRowsGradInputReLUAVX2_unrolled:
 	CMPQ BX, $16
 	JLT padRowsGradInputReLUAVX2_single
 	VMOVUPS 0(R13)(AX*1), Y0
@@ -1530,7 +1526,7 @@ padRowsGradInputReLUAVX2_pair:
 	VMOVUPS Y4, 32(R12)(AX*1)
 	ADDQ $64, AX
 	SUBQ $16, BX
-	JMP padRowsGradInputReLUAVX2_pair
+	JMP padRowsGradInputReLUAVX2_unrolled
 padRowsGradInputReLUAVX2_single:
 	CMPQ BX, $8
 	JLT padRowsGradInputReLUAVX2_partial

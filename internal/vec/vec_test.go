@@ -299,96 +299,73 @@ func TestAffineAddIsAffineThenAddReLU(t *testing.T) {
 }
 
 // TestPadRows: every row length from 0 to 41 (whole, single and partial
-// vectors) after 0 to 2 zeros (CopyRows with none), rows copied between
-// different strides, and nothing written between the destination's rows
-// or after the last; with affine, PadRowsAffineReLU, each value as Affine
-// with relu writes it (the generic loop, bit for bit).
+// vectors) after 0 to 2 zeros, rows laid out between different strides,
+// and nothing written between the destination's rows or after the last,
+// for each way of laying rows out: CopyRows (no zeros), PadRows,
+// PadRowsAffineReLU (each value as the generic Affine with relu writes it,
+// bit for bit) and PadRowsGradInput with and without the ReLU's gate (as
+// the generic GradInput writes it).
 func TestPadRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const scale, shift = 1.37, -0.61
-	for _, withAffine := range []bool{false, true} {
-		for m := 0; m <= 41; m++ {
-			for _, n := range []int{1, 3} {
-				for lead := range 3 {
-					ldSrc, ldDst := m+1+rng.IntN(3), lead+m+rng.IntN(3)
-					src := make([]float32, n*ldSrc)
-					for i := range src {
-						src[i] = rng.Float32() + 1
-						if withAffine {
-							src[i] = float32(rng.NormFloat64())
-						}
-					}
-					dst := make([]float32, (n-1)*ldDst+lead+m+8)
-					for i := range dst {
-						dst[i] = sentinel
-					}
-					switch {
-					case withAffine:
-						PadRowsAffineReLU(dst, src, n, m, lead, ldDst, ldSrc, scale, shift)
-					case lead == 0:
-						CopyRows(dst, src, n, m, ldDst, ldSrc)
-					default:
-						PadRows(dst, src, n, m, lead, ldDst, ldSrc)
-					}
-					for i, v := range dst {
-						r, j := i/max(ldDst, 1), i%max(ldDst, 1)
-						want := sentinel
-						switch {
-						case r < n && j < lead:
-							want = 0
-						case r < n && j < lead+m && withAffine:
-							one := []float32{0}
-							affine(one, src[r*ldSrc+j-lead:][:1], 1, 1, 1, scale, shift, true)
-							want = one[0]
-						case r < n && j < lead+m:
-							want = src[r*ldSrc+j-lead]
-						}
-						if !sameBits(v, want) {
-							t.Fatalf("affine %v m %d n %d lead %d ldDst %d ldSrc %d: dst[%d] (row %d, column %d) = %v, want %v", withAffine, m, n, lead, ldDst, ldSrc, i, r, j, v, want)
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// TestPadRowsGradInput: PadRowsGradInput writes, after the lead zeros of
-// each row, bit for bit what the generic GradInput writes for the same dy
-// and x, with and without the ReLU's gate, for rows of whole, single and
-// partial vectors, and nothing between or after the rows.
-func TestPadRowsGradInput(t *testing.T) {
-	rng := rand.New(rand.NewPCG(11, 12))
 	const k, c1, center, c0 = 0.83, -0.27, 0.11, 0.05
+	type rows struct{ dst, a, b []float32 } // a: src or dy, b: x
+	type padKind struct {
+		name string
+		lay  func(r rows, n, m, lead, ldDst, ldSrc int)
+		one  func(a, b float32) float32 // the value written for a (and b)
+	}
+	kinds := []padKind{
+		{"copy", func(r rows, n, m, lead, ldDst, ldSrc int) {
+			if lead == 0 {
+				CopyRows(r.dst, r.a, n, m, ldDst, ldSrc)
+				return
+			}
+			PadRows(r.dst, r.a, n, m, lead, ldDst, ldSrc)
+		}, func(a, _ float32) float32 { return a }},
+		{"affine", func(r rows, n, m, lead, ldDst, ldSrc int) {
+			PadRowsAffineReLU(r.dst, r.a, n, m, lead, ldDst, ldSrc, scale, shift)
+		}, func(a, _ float32) float32 {
+			one := []float32{0}
+			affine(one, []float32{a}, 1, 1, 1, scale, shift, true)
+			return one[0]
+		}},
+	}
 	for _, relu := range []bool{false, true} {
 		gate := Gate[float32]{ReLU: relu, Scale: 1.3, Shift: -0.2}
+		kinds = append(kinds, padKind{fmt.Sprintf("gradient (ReLU %v)", relu), func(r rows, n, m, lead, ldDst, ldSrc int) {
+			PadRowsGradInput(r.dst, r.a, r.b, n, m, lead, ldDst, ldSrc, gate, k, c1, center, c0)
+		}, func(dy, x float32) float32 {
+			one := []float32{0}
+			gradInput(one, []float32{dy}, []float32{x}, 1, 1, 1, gate, k, c1, center, c0)
+			return one[0]
+		}})
+	}
+	for _, kind := range kinds {
 		for m := 0; m <= 41; m++ {
 			for _, n := range []int{1, 3} {
 				for lead := range 3 {
 					ldSrc, ldDst := m+1+rng.IntN(3), lead+m+rng.IntN(3)
-					dy, x := make([]float32, n*ldSrc), make([]float32, n*ldSrc)
-					for i := range dy {
-						dy[i], x[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+					r := rows{a: make([]float32, n*ldSrc), b: make([]float32, n*ldSrc)}
+					for i := range r.a {
+						r.a[i], r.b[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
 					}
-					dst := make([]float32, (n-1)*ldDst+lead+m+8)
-					for i := range dst {
-						dst[i] = sentinel
+					r.dst = make([]float32, (n-1)*ldDst+lead+m+8)
+					for i := range r.dst {
+						r.dst[i] = sentinel
 					}
-					PadRowsGradInput(dst, dy, x, n, m, lead, ldDst, ldSrc, gate, k, c1, center, c0)
-					for i, v := range dst {
-						r, j := i/max(ldDst, 1), i%max(ldDst, 1)
+					kind.lay(r, n, m, lead, ldDst, ldSrc)
+					for i, v := range r.dst {
+						row, j := i/max(ldDst, 1), i%max(ldDst, 1)
 						want := sentinel
-						switch {
-						case r < n && j < lead:
+						switch at := row*ldSrc + j - lead; {
+						case row < n && j < lead:
 							want = 0
-						case r < n && j < lead+m:
-							one := []float32{0}
-							at := r*ldSrc + j - lead
-							gradInput(one, dy[at:at+1], x[at:at+1], 1, 1, 1, gate, k, c1, center, c0)
-							want = one[0]
+						case row < n && j < lead+m:
+							want = kind.one(r.a[at], r.b[at])
 						}
 						if !sameBits(v, want) {
-							t.Fatalf("relu %v m %d n %d lead %d: dst[%d] (row %d, column %d) = %v, want %v", relu, m, n, lead, i, r, j, v, want)
+							t.Fatalf("%s: m %d n %d lead %d ldDst %d ldSrc %d: dst[%d] (row %d, column %d) = %v, want %v", kind.name, m, n, lead, ldDst, ldSrc, i, row, j, v, want)
 						}
 					}
 				}
