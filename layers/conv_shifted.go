@@ -142,21 +142,30 @@ func (l *shiftedLayout) padInput(dst, src []float32, n, c int, norm *batchNormOp
 }
 
 // pad lays out n images of c channels (NCHW, h x w) as c rows of n padded
-// planes, zeroing the borders and the rest of each row. Each padded row is
-// p zeros then the image row: with norm, the row normalized by norm's
-// scale and shift of its channel, then ReLU.
+// planes (see planes): each padded row is p zeros then the image row, with
+// norm normalized by norm's scale and shift of its channel, then ReLU.
 func (l *shiftedLayout) pad(dst, src []float32, n, c int, norm *batchNormOp) {
+	l.planes(dst, n, c, func(rows []float32, ci, at int) {
+		image := src[at:][:l.h*l.w]
+		if norm != nil {
+			vec.PadRowsAffineReLU(rows, image, l.h, l.w, l.p, l.wp, l.w, float32(norm.scale[ci]), float32(norm.shift[ci]))
+			return
+		}
+		vec.PadRows(rows, image, l.h, l.w, l.p, l.wp, l.w)
+	})
+}
+
+// planes fills c rows of n padded planes in dst: it zeroes each plane's
+// top border and the rest of each row, and has fill write the image rows
+// (each after its p zeros) of image g's channel ci, whose values start at
+// at = (g*c + ci)*h*w in NCHW.
+func (l *shiftedLayout) planes(dst []float32, n, c int, fill func(rows []float32, ci, at int)) {
 	for ci := 0; ci < c; ci++ {
 		row := dst[ci*l.row : (ci+1)*l.row]
 		for g := 0; g < n; g++ {
 			plane := row[g*l.plane : (g+1)*l.plane]
 			zero(plane[:l.p*l.wp])
-			image := src[(g*c+ci)*l.h*l.w:][:l.h*l.w]
-			if norm != nil {
-				vec.PadRowsAffineReLU(plane[l.p*l.wp:], image, l.h, l.w, l.p, l.wp, l.w, float32(norm.scale[ci]), float32(norm.shift[ci]))
-			} else {
-				vec.PadRows(plane[l.p*l.wp:], image, l.h, l.w, l.p, l.wp, l.w)
-			}
+			fill(plane[l.p*l.wp:], ci, (g*c+ci)*l.h*l.w)
 		}
 		zero(row[n*l.plane:])
 	}
@@ -184,17 +193,10 @@ func (l *shiftedLayout) padGradient(dst, dy []float32, n, c int, norm *bnGradInp
 		return
 	}
 	x := norm.x[first*c*hw:]
-	for ci := 0; ci < c; ci++ {
+	l.planes(dst, n, c, func(rows []float32, ci, at int) {
 		gate, k, k1, center, k0 := norm.gradient(ci)
-		row := dst[ci*l.row : (ci+1)*l.row]
-		for g := 0; g < n; g++ {
-			plane := row[g*l.plane : (g+1)*l.plane]
-			zero(plane[:l.p*l.wp])
-			at := (g*c + ci) * hw
-			vec.PadRowsGradInput(plane[l.p*l.wp:], dy[at:at+hw], x[at:at+hw], l.h, l.w, l.p, l.wp, l.w, gate, k, k1, center, k0)
-		}
-		zero(row[n*l.plane:])
-	}
+		vec.PadRowsGradInput(rows, dy[at:at+hw], x[at:at+hw], l.h, l.w, l.p, l.wp, l.w, gate, k, k1, center, k0)
+	})
 }
 
 // packFlipped reorders w (Cout,Cin,kh,kw) into the input gradient's

@@ -131,7 +131,6 @@ func addTo[T float](dst, src []T) {
 	}
 }
 
-// zero clears a short slice without a call into the runtime.
 // zeroOnWorkers sets the values of t, float32 or float64, to 0 on all
 // cores.
 func zeroOnWorkers(t *tensor.Dense) {
@@ -143,6 +142,7 @@ func zeroOnWorkers(t *tensor.Dense) {
 	}
 }
 
+// zero clears a short slice without a call into the runtime.
 func zero[T float](v []T) {
 	for i := range v {
 		v[i] = 0

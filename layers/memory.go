@@ -85,8 +85,8 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		kept[n] = true
 	}
 	clearDeferrals(order)
-	deferred := deferBatchNorms(g, order, kept)
-	deferredGrads := deferGradients(g, order, kept)
+	deferBatchNorms(g, order, kept)
+	deferGradients(g, order, kept)
 	for i, n := range order {
 		root[n] = n
 		end[n] = i
@@ -94,16 +94,14 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		if op == nil {
 			continue
 		}
-		// A deferred output takes no buffer, but counts as one unplanned.
-		if deferred[n] {
-			root[n] = find(inputs(g, n)[0])
-			plan.Deferred++
-			plan.UnplanBytes += int64(n.Shape().TotalSize()) * int64(n.Dtype().Size())
-			continue
-		}
-		if deferredGrads[n] {
-			root[n] = find(inputs(g, n)[2]) // dy
-			plan.DeferredGrads++
+		// A deferred output is its input's buffer; it counts as one unplanned.
+		if in := deferredAlias(op); in >= 0 {
+			root[n] = find(inputs(g, n)[in])
+			if in == 0 {
+				plan.Deferred++
+			} else {
+				plan.DeferredGrads++
+			}
 			plan.UnplanBytes += int64(n.Shape().TotalSize()) * int64(n.Dtype().Size())
 			continue
 		}
@@ -129,9 +127,11 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		r := find(n)
 		end[r] = max(end[r], end[n])
 	}
-	for n := range deferredGrads { // x is read where dx would have been
-		x := find(inputs(g, n)[0])
-		end[x] = max(end[x], end[find(n)])
+	for _, n := range order { // a deferred dx's x is read where dx would have been
+		if gi, ok := n.Op().(*bnGradInput); ok && gi.deferred {
+			x := find(inputs(g, n)[0])
+			end[x] = max(end[x], end[find(n)])
+		}
 	}
 	for _, n := range keep {
 		end[find(n)] = len(order)
@@ -206,9 +206,8 @@ func inputs(g *G.ExprGraph, n *G.Node) G.Nodes {
 }
 
 // deferBatchNorms marks the batch norms whose outputs PlanMemory defers,
-// and the convolutions that read them, and returns their nodes.
-func deferBatchNorms(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) map[*G.Node]bool {
-	deferred := map[*G.Node]bool{}
+// and the convolutions that read them.
+func deferBatchNorms(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) {
 	for _, n := range order {
 		bn, ok := n.Op().(*batchNormOp)
 		if !ok || !bn.relu || bn.residual || n.Dtype() != tensor.Float32 || kept[n] {
@@ -236,16 +235,12 @@ func deferBatchNorms(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) map[*
 		for _, c := range convs {
 			c.norm = bn
 		}
-		deferred[n] = true
 	}
-	return deferred
 }
 
 // deferGradients marks the batch norms' gradient ops whose outputs
-// PlanMemory defers, and the convolution gradient ops that read them, and
-// returns their nodes.
-func deferGradients(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) map[*G.Node]bool {
-	deferred := map[*G.Node]bool{}
+// PlanMemory defers, and the convolution gradient ops that read them.
+func deferGradients(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) {
 	for _, n := range order {
 		gi, ok := n.Op().(*bnGradInput)
 		if !ok || n.Dtype() != tensor.Float32 || kept[n] {
@@ -269,9 +264,23 @@ func deferGradients(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) map[*G
 		for _, c := range convs {
 			c.dyNorm = gi
 		}
-		deferred[n] = true
 	}
-	return deferred
+}
+
+// deferredAlias returns which input's buffer a deferred op's output is:
+// a batch norm's x, a batch-norm gradient's dy; -1 for any other op.
+func deferredAlias(op G.Op) int {
+	switch op := op.(type) {
+	case *batchNormOp:
+		if op.deferred {
+			return 0
+		}
+	case *bnGradInput:
+		if op.deferred {
+			return 2
+		}
+	}
+	return -1
 }
 
 // clearDeferrals undoes what deferBatchNorms and deferGradients marked, so

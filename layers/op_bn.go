@@ -254,8 +254,13 @@ type bnGradInput struct {
 // k1*(x-center) + k0, dy masked by gate (see vec.GradInput).
 func (op *bnGradInput) gradient(c int) (gate vec.Gate[float32], k, k1, center, k0 float32) {
 	fwd := op.fwd
-	gate = vec.Gate[float32]{ReLU: fwd.gatesGradient(), Scale: float32(fwd.scale[c]), Shift: float32(fwd.shift[c])}
-	return gate, float32(op.k[c]), float32(op.k1[c]), float32(fwd.mean[c]), float32(op.k0[c])
+	return gateOf[float32](fwd, c), float32(op.k[c]), float32(op.k1[c]), float32(fwd.mean[c]), float32(op.k0[c])
+}
+
+// gateOf is the gate of channel c's gradient through fwd's ReLU, as the
+// forward pass applied it.
+func gateOf[T float](fwd *batchNormOp, c int) vec.Gate[T] {
+	return vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
 }
 
 func (op *bnGradInput) Arity() int    { return 3 } // x, gamma, dy
@@ -304,9 +309,6 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 	if outt != nil {
 		dx = data[T](outt)
 	}
-	gate := func(c int) vec.Gate[T] {
-		return vec.Gate[T]{ReLU: fwd.gatesGradient(), Scale: T(fwd.scale[c]), Shift: T(fwd.shift[c])}
-	}
 	// The passes run over channels c0 to c1, one block after another.
 	groups := imageGroups(n)
 	parts := scratch[float64](&op.ws, 0, 2*groups*nc)
@@ -320,7 +322,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 			first, count := groupImages(n, groups, g, g+1)
 			for c := c0; c < c1; c++ {
 				at := (first*nc + c) * hw
-				parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gate(c), T(fwd.mean[c]))
+				parts[2*g*nc+c], parts[(2*g+1)*nc+c] = vec.GradSums(dy[at:], x[at:], count, hw, nc*hw, gateOf[T](fwd, c), T(fwd.mean[c]))
 			}
 		}
 	}
@@ -328,7 +330,7 @@ func bnBackward[T float](op *bnGradInput, xt, gt, dyt, outt *tensor.Dense) {
 		first, count := groupImages(n, groups, lo, hi)
 		for c := c0; c < c1; c++ {
 			at := (first*nc + c) * hw
-			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gate(c), T(k[c]), T(k1[c]), T(fwd.mean[c]), T(k0[c]))
+			vec.GradInput(dx[at:], dy[at:], x[at:], count, hw, nc*hw, gateOf[T](fwd, c), T(k[c]), T(k1[c]), T(fwd.mean[c]), T(k0[c]))
 		}
 	}
 	// Blocks of channels keep x and dy in cache for the second pass, when
