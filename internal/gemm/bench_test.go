@@ -121,3 +121,23 @@ func BenchmarkKernel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmPerCore runs serial products of a stage-1 and a stage-3
+// convolution's shape on all GOMAXPROCS goroutines at once, each on its own
+// operands (under 1 MB, a core's L2): nothing is shared and nothing waits,
+// so -cpu 1,2 gives the most that a second core adds to compute-bound work
+// on this machine, a ceiling for the speedup of a training step.
+func BenchmarkSgemmPerCore(b *testing.B) {
+	for _, s := range []struct{ m, n, k int }{{16, 1024, 144}, {64, 256, 576}} {
+		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		b.Run(fmt.Sprintf("m=%d/n=%d/k=%d", s.m, s.n, s.k), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				a, bm, c := benchOperands(s.m, s.n, s.k)
+				for pb.Next() {
+					SgemmSerial(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+				}
+			})
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
