@@ -13,7 +13,18 @@
 #   THREADS="1 2" INFER="" bench/compare.sh resnet20   # 1 -> 2 thread scaling of both sides
 #
 # Environment: ROUNDS (3), THREADS (2, or a list such as "1 2"), BATCH (128), STEPS (10), WARMUP (3), INFER (resnet20; empty for none),
-# TORCH_BENCH (bench/torch_resnet_cifar.py, this repository's copy of the PyTorch anchor).
+# TORCH_BENCH (bench/torch_resnet_cifar.py, this repository's copy of the PyTorch anchor),
+# TORCH_MALLOC (tuned; "default" runs PyTorch with glibc's malloc as installed).
+#
+# PyTorch runs with glibc's malloc told to keep the memory it frees. As
+# installed, glibc returns each freed activation above its mmap threshold to
+# the kernel, and the next step faults it in again page by page: ResNet-20
+# inference in a fresh process took 154-440 ms, against 43-50 ms with the
+# tunables below (and 42-45 ms as installed once a training step had run in the
+# same process, which raises glibc's adaptive threshold); a ResNet-20 training
+# step 182-209 against 175-192 ms. PyTorch's CPU performance guide gives the same
+# advice with jemalloc or tcmalloc: Debian's tcmalloc measured like the
+# tunables, its jemalloc 4 to 9 times slower. Go's runtime does not use malloc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +35,12 @@ batch=${BATCH:-128} steps=${STEPS:-10} warmup=${WARMUP:-3}
 infer=${INFER-resnet20}
 rounds=${ROUNDS:-3}
 torch_bench=${TORCH_BENCH:-bench/torch_resnet_cifar.py}
+torch_env=(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824)
+case ${TORCH_MALLOC:-tuned} in
+  tuned) ;;
+  default) torch_env=() ;;
+  *) echo "compare.sh: TORCH_MALLOC is \"$TORCH_MALLOC\"; want tuned or default" >&2; exit 2 ;;
+esac
 
 if [ ! -f "$torch_bench" ]; then
   echo "compare.sh: no PyTorch benchmark at $torch_bench (set TORCH_BENCH)" >&2
@@ -44,10 +61,10 @@ measure() { # kind model threads
   local common=(-batch "$batch" -steps "$steps" -warmup "$warmup" -threads "$threads")
   if [ "$kind" = train ]; then
     ours=("$bin" -models "$model" -infer "" "${common[@]}")
-    theirs=(/usr/bin/python3 "$torch_bench" --models "$model" --infer "" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
+    theirs=(env "${torch_env[@]}" /usr/bin/python3 "$torch_bench" --models "$model" --infer "" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
   else
     ours=("$bin" -models "" -infer "$model" "${common[@]}")
-    theirs=(/usr/bin/python3 "$torch_bench" --models "" --infer "$model" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
+    theirs=(env "${torch_env[@]}" /usr/bin/python3 "$torch_bench" --models "" --infer "$model" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads "$threads")
   fi
   "${ours[@]}" | grep '^{' | sed 's/^{/{"impl": "ours", /' | tee -a "$results"
   "${theirs[@]}" | grep '^{' | sed 's/^{/{"impl": "pytorch", /' | tee -a "$results"
