@@ -317,9 +317,9 @@ func workerWeights(ws *workspace, worker, i, n int) (own []float32, write bool) 
 	return own, true
 }
 
-func shiftedForward(op *convOp, d convDims, x, w, out []float32) {
+func shiftedForward(op *convOp, d convDims, x, w, out []float32, after func(first, n int)) {
 	l := layoutOf(&op.geom, d.h, d.w, max(d.c, d.co), d.n)
-	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out, op.norm)
+	shiftedProduct(&op.ws, &l, d.n, d.c, d.co, w, x, out, op.norm, after)
 }
 
 // shiftedBackwardInput computes dx: at stride 1, the flipped weights times
@@ -405,8 +405,9 @@ func (p *wgradParts) sum(dw []float32, cout int) {
 
 // shiftedProduct maps images of cin channels (src, NCHW; with norm, its
 // input) to images of cout channels (dst): per chunk, lay out the inputs
-// and multiply weights (cout, cin*kh*kw) by the runs under every tap.
-func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weights, src, dst []float32, norm *batchNormOp) {
+// and multiply weights (cout, cin*kh*kw) by the runs under every tap, then
+// call after (unless nil) on the chunk's images.
+func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weights, src, dst []float32, norm *batchNormOp, after func(first, n int)) {
 	k := cin * l.kh * l.kw
 	taps := l.taps(ws, cin)
 	ld := l.span(l.chunk)
@@ -421,6 +422,9 @@ func shiftedProduct(ws *workspace, l *shiftedLayout, images, cin, cout int, weig
 		}
 		l.padInput(padded, src[first*inSize:], n, cin, norm)
 		l.product(n, cout, k, own, padded, taps, runs, ld, dst[first*outSize:])
+		if after != nil {
+			after(first, n)
+		}
 	})
 }
 

@@ -32,6 +32,7 @@ type MemoryPlan struct {
 	UnplanBytes   int64 // what the same outputs take with a buffer each
 	Deferred      int   // batch norms whose output is never written (see PlanMemory)
 	DeferredGrads int   // batch norms whose input gradient is never written (see PlanMemory)
+	InConv        int   // batch norms that the convolution before them applies in evaluation mode (see PlanMemory)
 }
 
 // PlanMemory lets the outputs of this package's ops in g share buffers, the
@@ -55,7 +56,12 @@ type MemoryPlan struct {
 // gradient only 3x3 convolutions' gradient ops read (stride 1 or 2) writes
 // none: they make it from the batch norm's output gradient and input as
 // they lay out their output gradient, and both live as long as the input
-// gradient would have.
+// gradient would have. And a float32 batch norm with a residual whose input
+// is a convolution's output that nothing else reads (nor keep lists), and
+// whose residual runs before that convolution, takes that output's buffer: in evaluation mode the convolution
+// normalizes each chunk of images as soon as it has written it, and the
+// batch norm writes nothing; in training mode the batch norm normalizes in
+// place.
 func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	sorted, err := G.Sort(g)
 	if err != nil {
@@ -87,6 +93,7 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	clearDeferrals(order)
 	deferBatchNorms(g, order, kept)
 	deferGradients(g, order, kept)
+	applyNormsInConvs(g, order, pos, kept)
 	for i, n := range order {
 		root[n] = n
 		end[n] = i
@@ -97,10 +104,15 @@ func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 		// A deferred output is its input's buffer; it counts as one unplanned.
 		if in := deferredAlias(op); in >= 0 {
 			root[n] = find(inputs(g, n)[in])
-			if in == 0 {
-				plan.Deferred++
-			} else {
+			switch op := op.(type) {
+			case *bnGradInput:
 				plan.DeferredGrads++
+			case *batchNormOp:
+				if op.byConv {
+					plan.InConv++
+				} else {
+					plan.Deferred++
+				}
 			}
 			plan.UnplanBytes += int64(n.Shape().TotalSize()) * int64(n.Dtype().Size())
 			continue
@@ -267,12 +279,34 @@ func deferGradients(g *G.ExprGraph, order G.Nodes, kept map[*G.Node]bool) {
 	}
 }
 
+// applyNormsInConvs marks the batch norms with a residual that the
+// convolution before them applies in evaluation mode (see
+// batchNormOp.byConv), and those convolutions: those whose residual the
+// tape machine computes before the convolution (pos is where each node
+// runs; a projection or subsampling shortcut may run after it).
+func applyNormsInConvs(g *G.ExprGraph, order G.Nodes, pos map[*G.Node]int, kept map[*G.Node]bool) {
+	for _, n := range order {
+		bn, ok := n.Op().(*batchNormOp)
+		if !ok || !bn.residual || n.Dtype() != tensor.Float32 {
+			continue
+		}
+		args := inputs(g, n)
+		x := args[0]
+		conv, ok := x.Op().(*convOp)
+		if !ok || kept[x] || pos[args[3]] > pos[x] || !eachReader(g, x, func(r *G.Node) bool { return r == n }) {
+			continue
+		}
+		bn.byConv = true
+		conv.then, conv.thenArgs = bn, args[1:]
+	}
+}
+
 // deferredAlias returns which input's buffer a deferred op's output is:
 // a batch norm's x, a batch-norm gradient's dy; -1 for any other op.
 func deferredAlias(op G.Op) int {
 	switch op := op.(type) {
 	case *batchNormOp:
-		if op.deferred {
+		if op.deferred || op.byConv {
 			return 0
 		}
 	case *bnGradInput:
@@ -283,17 +317,17 @@ func deferredAlias(op G.Op) int {
 	return -1
 }
 
-// clearDeferrals undoes what deferBatchNorms and deferGradients marked, so
-// that a graph planned again is marked afresh.
+// clearDeferrals undoes what deferBatchNorms, deferGradients and
+// applyNormsInConvs marked, so that a graph planned again is marked afresh.
 func clearDeferrals(order G.Nodes) {
 	for _, n := range order {
 		switch op := n.Op().(type) {
 		case *batchNormOp:
-			op.deferred = false
+			op.deferred, op.byConv = false, false
 		case *bnGradInput:
 			op.deferred = false
 		case *convOp:
-			op.norm = nil
+			op.norm, op.then, op.thenArgs = nil, nil, nil
 		case *convGrad:
 			op.dyNorm = nil
 		}

@@ -39,7 +39,16 @@ type batchNormOp struct {
 	// copy x into their padded chunks, which they do anyway. A training
 	// step then writes and reads one activation fewer per residual block.
 	deferred bool
-	ws       workspace
+	// byConv, set by PlanMemory, is for a batch norm with a residual whose
+	// input x is a convolution's output that only it reads. In
+	// evaluation mode that convolution (whose then it is) normalizes each
+	// chunk of images, adds r and applies the ReLU as soon as it has
+	// written the chunk, while the chunk is in its core's cache, and the
+	// op writes nothing; in training mode, whose statistics need all of x
+	// first, the op normalizes x in place. Either way its output is x's
+	// buffer, and inference makes one pass over memory fewer per block.
+	byConv bool
+	ws     workspace
 }
 
 // Arity is 3 (x, gamma, beta), or 4 with the residual r.
@@ -86,6 +95,12 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	if op.deferred && dt == tensor.Float32 {
 		bnForward[float32](op, ts[0], ts[1], ts[2], nil, nil)
+		return ts[0], nil
+	}
+	if op.byConv && dt == tensor.Float32 {
+		if op.mode.Training() {
+			bnForward[float32](op, ts[0], ts[1], ts[2], ts[3], ts[0])
+		}
 		return ts[0], nil
 	}
 	out := op.ws.output(0, dt, ts[0].Shape())
@@ -140,15 +155,7 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	}
 	normalize := func(_, lo, hi int) {
 		first, count := groupImages(n, groups, lo, hi)
-		for c := c0; c < c1; c++ {
-			at := (first*nc + c) * hw
-			scale, shift := T(op.scale[c]), T(op.shift[c])
-			if r != nil {
-				vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
-			} else {
-				vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
-			}
-		}
+		normalizeImages(op, out, x, r, first, count, nc, hw, c0, c1)
 	}
 	// Blocks of channels keep x in cache for the second pass, when there is one.
 	block := nc
@@ -190,6 +197,21 @@ func bnForward[T float](op *batchNormOp, xt, gt, bt, rt, outt *tensor.Dense) {
 	op.batchStats = training
 	if training {
 		op.numBatchesTracked.Set(0, op.numBatchesTracked.Get(0).(int64)+1)
+	}
+}
+
+// normalizeImages sets images first to first+count-1 of channels c0 to
+// c1-1 of out (N, nc, hw) to x*scale + shift, plus r unless r is nil, then
+// the ReLU if op has one; out may be x.
+func normalizeImages[T float](op *batchNormOp, out, x, r []T, first, count, nc, hw, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		at := (first*nc + c) * hw
+		scale, shift := T(op.scale[c]), T(op.shift[c])
+		if r != nil {
+			vec.AffineAdd(out[at:], x[at:], r[at:], count, hw, nc*hw, scale, shift, op.relu)
+		} else {
+			vec.Affine(out[at:], x[at:], count, hw, nc*hw, scale, shift, op.relu)
+		}
 	}
 }
 

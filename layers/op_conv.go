@@ -39,7 +39,13 @@ type convOp struct {
 	// is (see batchNormOp.deferred): x's values are then the batch norm's
 	// input, normalized as they are laid out.
 	norm *batchNormOp
-	ws   workspace
+	// then, set by PlanMemory, is the batch norm with a residual that alone
+	// reads the output and that the convolution applies in evaluation mode
+	// (see batchNormOp.byConv); thenArgs are its gamma, beta and r, whose
+	// values the convolution reads when it runs.
+	then     *batchNormOp
+	thenArgs G.Nodes
+	ws       workspace
 }
 
 func newConvOp(g convGeom) *convOp {
@@ -78,11 +84,41 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	out := op.ws.output(0, dt, shape)
 	if dt == tensor.Float32 {
-		convForward[float32](op, ts[0], ts[1], out)
+		after, err := op.chunkNorm(out)
+		if err != nil {
+			return nil, err
+		}
+		convForward[float32](op, ts[0], ts[1], out, after)
 	} else {
-		convForward[float64](op, ts[0], ts[1], out)
+		convForward[float64](op, ts[0], ts[1], out, nil)
 	}
 	return out, nil
+}
+
+// chunkNorm returns what the convolution does to images first to
+// first+n-1 of out once it has written them: in evaluation mode, apply its
+// then batch norm (see batchNormOp.byConv), whose scale and shift it sets
+// first; nil when there is nothing to do.
+func (op *convOp) chunkNorm(out *tensor.Dense) (func(first, n int), error) {
+	bn := op.then
+	if bn == nil || bn.mode.Training() {
+		return nil, nil
+	}
+	var args [3]*tensor.Dense
+	for i, n := range op.thenArgs {
+		t, ok := n.Value().(*tensor.Dense)
+		if !ok || t.Dtype() != tensor.Float32 {
+			return nil, errors.Errorf("%s: %s's input %s is %v, want a float32 tensor", op.name, bn.name, n.Name(), n.Value())
+		}
+		args[i] = t
+	}
+	gamma, beta, r := args[0], args[1], args[2]
+	bnForward[float32](bn, out, gamma, beta, nil, nil)
+	s := out.Shape()
+	y, res := data[float32](out), data[float32](r)
+	return func(first, n int) {
+		normalizeImages(bn, y, y, res, first, n, s[1], s[2]*s[3], 0, s[1])
+	}, nil
 }
 
 // SymDiff builds the two gradient ops. The weight gradient's also takes dx,
@@ -130,11 +166,13 @@ func reserve[T float](ws *workspace, first, n int) {
 	}
 }
 
-func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense) {
+// convForward computes out, and calls after (unless nil) on each piece of
+// images it has finished.
+func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense, after func(first, n int)) {
 	g, d := &op.geom, dimsOf(&op.geom, xt, wt)
 	x, w, out := data[T](xt), data[T](wt), data[T](outt)
 	if x32, ok := any(x).([]float32); ok && g.shifted() {
-		shiftedForward(op, d, x32, any(w).([]float32), any(out).([]float32))
+		shiftedForward(op, d, x32, any(w).([]float32), any(out).([]float32), after)
 		return
 	}
 	reserve[T](&op.ws, 0, d.k*d.p)
@@ -148,6 +186,9 @@ func convForward[T float](op *convOp, xt, wt, outt *tensor.Dense) {
 				im2col(xi, d.c, d.h, d.w, g, col)
 			}
 			gemm(false, false, d.co, d.p, d.k, w, d.k, col, d.p, 0, out[i*d.co*d.p:(i+1)*d.co*d.p], d.p)
+		}
+		if after != nil {
+			after(lo, hi-lo)
 		}
 	})
 }

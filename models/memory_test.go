@@ -111,3 +111,65 @@ func TestMemoryPlanChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// forwardRuns runs a forward-only graph of a fresh model, with or without
+// a memory plan, once in training mode (which updates the running
+// statistics) and then twice in evaluation mode, and returns the training
+// run's logits and the last evaluation run's, and the plan.
+func forwardRuns(t *testing.T, name string, plan bool) (train, eval []float32, p layers.MemoryPlan) {
+	t.Helper()
+	m, err := New(name, Options{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	g := G.NewGraph()
+	in := m.InputShape()
+	x := gradcheck.Input(g, rng, "x", tensor.Float32, 4, in[0], 32, 32)
+	net, err := m.Build(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan {
+		if p, err = layers.PlanMemory(g, net.Logits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vm := layers.NewMachine(g)
+	defer vm.Close()
+	run := func() []float32 {
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		vm.Reset()
+		return append([]float32(nil), net.Logits.Value().Data().([]float32)...)
+	}
+	m.SetTraining(true)
+	train = run()
+	m.SetTraining(false)
+	run()
+	return train, run(), p
+}
+
+// TestMemoryPlanInference: in a forward-only graph, the batch norms with a
+// residual that the convolution before them applies in evaluation mode
+// leave the logits bitwise those of a graph without a plan, in training
+// mode (where they normalize in place) and in evaluation mode. They are
+// each block's last batch norm but where the block's shortcut runs after
+// its convolution (ResNet-20's two subsampling shortcuts, ResNet-18's three
+// and ResNet-50's four projections).
+func TestMemoryPlanInference(t *testing.T) {
+	for name, want := range map[string]int{"resnet20": 7, "plain20": 0, "resnet18": 5, "resnet50": 12} {
+		train1, eval1, _ := forwardRuns(t, name, false)
+		train2, eval2, p := forwardRuns(t, name, true)
+		if p.InConv != want {
+			t.Errorf("%s: %d batch norms applied by their convolution, want %d", name, p.InConv, want)
+		}
+		if !equal(train1, train2) {
+			t.Errorf("%s: training-mode logits %v with the memory plan, %v without", name, train2[:4], train1[:4])
+		}
+		if !equal(eval1, eval2) {
+			t.Errorf("%s: evaluation-mode logits %v with the memory plan, %v without", name, eval2[:4], eval1[:4])
+		}
+	}
+}
