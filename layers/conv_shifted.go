@@ -120,22 +120,18 @@ func (l *shiftedLayout) padInput(dst, src []float32, n, c int, norm *batchNormOp
 		panic("layers: a deferred batch norm read at stride 2") // PlanMemory defers none
 	}
 	// Zero everything, then deal each padded row's pixels to the two phases
-	// of its row parity: column X = x+1 goes to phase X%2, column X/2.
+	// of its row parity: padded pixel (Y, X) = (y+1, x+1) goes to phase
+	// (Y%2, X%2), row Y/2, column X/2. The image's even rows y are the odd
+	// padded rows, phases 2 and 3 from their row 0; its odd rows are
+	// phases 0 and 1 from their row 1. Within a row, even x go to the odd
+	// phase from column 0, odd x to the even phase from column 1.
 	clear(dst[:c*l.inRow])
 	for ci := 0; ci < c; ci++ {
 		for g := 0; g < n; g++ {
 			image := src[(g*c+ci)*l.inH*l.inW:][:l.inH*l.inW]
-			for y := 0; y < l.inH; y++ {
-				at := ci*l.inRow + (y+1)%2*2*l.row + g*l.plane + (y+1)/2*l.wp
-				odd, even := dst[at+l.row:][:l.wp], dst[at:][:l.wp]
-				in := image[y*l.inW : (y+1)*l.inW]
-				for x := 0; x+1 < len(in); x += 2 {
-					odd[x/2] = in[x]
-					even[x/2+1] = in[x+1]
-				}
-				if len(in)%2 == 1 {
-					odd[len(in)/2] = in[len(in)-1]
-				}
+			for y := range min(2, l.inH) {
+				at := ci*l.inRow + (1-y)*2*l.row + g*l.plane + y*l.wp
+				vec.DealRows(dst[at+l.row:], dst[at+1:], image[y*l.inW:], (l.inH-y+1)/2, l.inW, l.wp, 2*l.inW)
 			}
 		}
 	}

@@ -44,14 +44,19 @@ func TestConvGradients(t *testing.T) {
 func TestConvMatchesStock(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	// The first cases take the shifted-products path (stride 1, same
-	// padding), the 1x1 the pointwise path, the rest im2col.
-	fixed := [][3]int{{3, 1, 1}, {5, 1, 2}, {1, 1, 0}, {3, 2, 1}}
-	for trial := 0; trial < 10; trial++ {
+	// padding), the 1x1 the pointwise path, the 3x3 stride 2 the shifted
+	// path's phases (on images wide enough for vec.DealRows' assembly in
+	// the second), the rest im2col.
+	fixed := [][4]int{{3, 1, 1, 0}, {5, 1, 2, 0}, {1, 1, 0, 0}, {3, 2, 1, 0}, {3, 2, 1, 35}}
+	for trial := 0; trial < 11; trial++ {
 		n, cin, cout, h := 1+rng.Intn(3), 1+rng.Intn(5), 1+rng.Intn(6), 3+rng.Intn(8)
 		k := []int{1, 3, 5}[rng.Intn(3)]
 		stride, pad := 1+rng.Intn(2), rng.Intn(k/2+1)
 		if trial < len(fixed) {
 			k, stride, pad = fixed[trial][0], fixed[trial][1], fixed[trial][2]
+			if fixed[trial][3] > 0 {
+				h = fixed[trial][3]
+			}
 		}
 		xv, wv, rv := gradcheck.RandTensor(rng, tensor.Float32, n, cin, h, h), gradcheck.RandTensor(rng, tensor.Float32, cout, cin, k, k), (*tensor.Dense)(nil)
 		run := func(ours bool) (out []float32, dx, dw []float32) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gorgonia-zoo/resnet/internal/parallel"
+	"github.com/gorgonia-zoo/resnet/internal/vec"
 	"github.com/pkg/errors"
 	"gorgonia.org/tensor"
 )
@@ -70,6 +71,10 @@ func subsamplePad[T float](x []T, xs tensor.Shape, y []T, cout, stride int, back
 // gatherRows sets the ho rows of wo values of dst to every stride-th value
 // of every stride-th row of src (rows of w).
 func gatherRows[T float](dst, src []T, ho, w, wo, stride int) {
+	if d, ok := any(dst).([]float32); ok && stride == 2 {
+		vec.DealRows(d, nil, any(src).([]float32), ho, w, wo, 2*w)
+		return
+	}
 	for oy := 0; oy < ho; oy++ {
 		row, out := src[stride*oy*w:], dst[oy*wo:(oy+1)*wo]
 		for ox := range out {

@@ -451,6 +451,7 @@ func main() {
 	for _, k := range padKernels() {
 		k.emit()
 	}
+	emitDealRows()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -625,4 +626,58 @@ func padKernels() []padKernel {
 		ks = append(ks, k)
 	}
 	return ks
+}
+
+// emitDealRows writes dealRowsAVX2, the whole 16-value blocks of
+// vec.DealRows: per block, two loads, the even and the odd lanes of each
+// 128-bit half (VSHUFPS), the halves' 64-bit pairs put in order (VPERMPD),
+// and a store each (the odd one only when b is not nil).
+func emitDealRows() {
+	out.WriteString("// func dealRowsAVX2(a, b, src *float32, n, blocks, ldDst, ldSrc int)\n//\n")
+	out.WriteString("// Deals blocks*16 values of each of n rows of src to a and b (see DealRows).\n")
+	out.WriteString("TEXT ·dealRowsAVX2(SB), NOSPLIT, $0-56\n")
+	p("MOVQ a+0(FP), DI")
+	p("MOVQ b+8(FP), R8")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ n+24(FP), CX")
+	p("MOVQ blocks+32(FP), DX")
+	p("MOVQ ldDst+40(FP), R9")
+	p("MOVQ ldSrc+48(FP), R10")
+	p("SHLQ $2, R9")
+	p("SHLQ $2, R10")
+	p("TESTQ CX, CX")
+	p("JEQ dealRows_done")
+	p("TESTQ DX, DX")
+	p("JEQ dealRows_done")
+	label("dealRows_row")
+	p("XORQ AX, AX") // byte offset in the source row
+	p("XORQ BX, BX") // and in the destination rows
+	p("MOVQ DX, R11")
+	label("dealRows_block")
+	p("VMOVUPS (SI)(AX*1), Y0")
+	p("VMOVUPS 32(SI)(AX*1), Y1")
+	p("VSHUFPS $0x88, Y1, Y0, Y2") // per half: Y0's lanes 0, 2, Y1's 0, 2
+	p("VPERMPD $0xD8, Y2, Y2")     // 64-bit pairs 0, 2, 1, 3
+	p("VMOVUPS Y2, (DI)(BX*1)")
+	p("TESTQ R8, R8")
+	p("JEQ dealRows_next")
+	p("VSHUFPS $0xDD, Y1, Y0, Y3") // lanes 1, 3
+	p("VPERMPD $0xD8, Y3, Y3")
+	p("VMOVUPS Y3, (R8)(BX*1)")
+	label("dealRows_next")
+	p("ADDQ $64, AX")
+	p("ADDQ $32, BX")
+	p("DECQ R11")
+	p("JNE dealRows_block")
+	p("ADDQ R10, SI")
+	p("ADDQ R9, DI")
+	p("TESTQ R8, R8")
+	p("JEQ dealRows_nob")
+	p("ADDQ R9, R8")
+	label("dealRows_nob")
+	p("DECQ CX")
+	p("JNE dealRows_row")
+	label("dealRows_done")
+	p("VZEROUPPER")
+	p("RET")
 }

@@ -57,6 +57,9 @@ func padRowsAffineReLUAVX2(dst, src *float32, n, m, lead, ldDst, ldSrc int, scal
 //go:noescape
 func keepPositiveAVX2(dst, y, dy *float32, n, m, ld int)
 
+//go:noescape
+func dealRowsAVX2(a, b, src *float32, n, blocks, ldDst, ldSrc int)
+
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		avx2 = &kernels{
@@ -67,6 +70,7 @@ func init() {
 			relu: reluAVX2, add: addAVX2, addReLU: addReLUAVX2, keepPositive: keepPositiveAVX2,
 			copyRows: copyRowsAVX2, padAffineReLU: padRowsAffineReLUAVX2,
 			padGrad: padRowsGradInputAVX2, padGradReLU: padRowsGradInputReLUAVX2,
+			dealRows: dealRowsAVX2,
 		}
 	}
 }

@@ -1570,3 +1570,51 @@ padRowsGradInputReLUAVX2_done:
 	VZEROUPPER
 	RET
 
+// func dealRowsAVX2(a, b, src *float32, n, blocks, ldDst, ldSrc int)
+//
+// Deals blocks*16 values of each of n rows of src to a and b (see DealRows).
+TEXT ·dealRowsAVX2(SB), NOSPLIT, $0-56
+	MOVQ a+0(FP), DI
+	MOVQ b+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	MOVQ blocks+32(FP), DX
+	MOVQ ldDst+40(FP), R9
+	MOVQ ldSrc+48(FP), R10
+	SHLQ $2, R9
+	SHLQ $2, R10
+	TESTQ CX, CX
+	JEQ dealRows_done
+	TESTQ DX, DX
+	JEQ dealRows_done
+dealRows_row:
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ DX, R11
+dealRows_block:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)(BX*1)
+	TESTQ R8, R8
+	JEQ dealRows_next
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS Y3, (R8)(BX*1)
+dealRows_next:
+	ADDQ $64, AX
+	ADDQ $32, BX
+	DECQ R11
+	JNE dealRows_block
+	ADDQ R10, SI
+	ADDQ R9, DI
+	TESTQ R8, R8
+	JEQ dealRows_nob
+	ADDQ R9, R8
+dealRows_nob:
+	DECQ CX
+	JNE dealRows_row
+dealRows_done:
+	VZEROUPPER
+	RET

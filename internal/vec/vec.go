@@ -47,6 +47,7 @@ type kernels struct {
 	padAffineReLU func(dst, src *float32, n, m, lead, ldDst, ldSrc int, scale, shift float32)
 	padGrad       func(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, k, c1, center, c0 float32)
 	padGradReLU   func(dst, dy, x *float32, n, m, lead, ldDst, ldSrc int, scale, shift, k, c1, center, c0 float32)
+	dealRows      func(a, b, src *float32, n, blocks, ldDst, ldSrc int)
 }
 
 // avx2 is the assembly this CPU can run, nil when none.
@@ -483,6 +484,39 @@ func PadRows(dst, src []float32, n, m, lead, ldDst, ldSrc int) {
 		return
 	}
 	copyRows(dst, src, n, m, lead, ldDst, ldSrc)
+}
+
+// DealRows deals n rows of m values, ldSrc apart in src, to rows ldDst
+// apart in a and b: each row's values at even indexes (0, 2, ...) to a,
+// those at odd indexes to b; with b nil, it keeps the even ones only. It
+// splits a stride-2 convolution's input rows into their column phases,
+// and subsamples rows for a stride-2 shortcut.
+func DealRows(a, b, src []float32, n, m, ldDst, ldSrc int) {
+	if !check(n, m, ldSrc, src) || !check(n, (m+1)/2, ldDst, a) {
+		return
+	}
+	done := 0 // values of each row dealt by the assembly
+	if b != nil {
+		check(n, m/2, ldDst, b)
+	}
+	if blocks := m / 16; avx2 != nil && blocks > 0 {
+		var bp *float32
+		if b != nil && m/2 > 0 {
+			bp = &b[0]
+		}
+		avx2.dealRows(&a[0], bp, &src[0], n, blocks, ldDst, ldSrc)
+		done = 16 * blocks
+	}
+	for r := 0; r < n; r++ {
+		row := src[r*ldSrc : r*ldSrc+m]
+		for i := done; i < m; i++ {
+			if i%2 == 0 {
+				a[r*ldDst+i/2] = row[i]
+			} else if b != nil {
+				b[r*ldDst+i/2] = row[i]
+			}
+		}
+	}
 }
 
 func copyRows(dst, src []float32, n, m, lead, ldDst, ldSrc int) {

@@ -374,6 +374,53 @@ func TestPadRows(t *testing.T) {
 	}
 }
 
+// TestDealRows: every even-indexed value of each row lands in a, every
+// odd-indexed one in b (or nowhere, with b nil), and nothing else is
+// written, for rows shorter and longer than the assembly's 16-value blocks.
+func TestDealRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for m := 0; m <= 67; m++ {
+		for _, n := range []int{1, 3} {
+			for _, withB := range []bool{true, false} {
+				ldSrc, ldDst := m+rng.IntN(3), (m+1)/2+rng.IntN(3)
+				src := make([]float32, n*max(ldSrc, 1))
+				for i := range src {
+					src[i] = float32(rng.NormFloat64())
+				}
+				fill := func() []float32 {
+					d := make([]float32, n*max(ldDst, 1)+8)
+					for i := range d {
+						d[i] = sentinel
+					}
+					return d
+				}
+				a, b := fill(), fill()
+				bArg := b
+				if !withB {
+					bArg = nil
+				}
+				DealRows(a, bArg, src, n, m, ldDst, ldSrc)
+				for _, d := range []struct {
+					name   string
+					dst    []float32
+					parity int
+				}{{"a", a, 0}, {"b", b, 1}} {
+					for i, v := range d.dst {
+						row, j := i/max(ldDst, 1), i%max(ldDst, 1)
+						want := sentinel
+						if at := 2*j + d.parity; row < n && at < m && (d.parity == 0 || withB) {
+							want = src[row*ldSrc+at]
+						}
+						if !sameBits(v, want) {
+							t.Fatalf("m %d n %d b %v ldDst %d ldSrc %d: %s[%d] (row %d, column %d) = %v, want %v", m, n, withB, ldDst, ldSrc, d.name, i, row, j, v, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestShortSlicePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
