@@ -19,7 +19,7 @@
 # PyTorch runs with glibc's malloc told to keep the memory it frees. As
 # installed, glibc returns each freed activation above its mmap threshold to
 # the kernel, and the next step faults it in again page by page: ResNet-20
-# inference in a fresh process took 154-440 ms, against 43-50 ms with the
+# inference in a fresh process took 154-450 ms, against 43-50 ms with the
 # tunables below (and 42-45 ms as installed once a training step had run in the
 # same process, which raises glibc's adaptive threshold); a ResNet-20 training
 # step 182-209 against 175-192 ms. PyTorch's CPU performance guide gives the same
