@@ -108,7 +108,7 @@ func (op *convOp) chunkNorm(out *tensor.Dense) (func(first, n int), error) {
 	for i, n := range op.thenArgs {
 		t, ok := n.Value().(*tensor.Dense)
 		if !ok || t.Dtype() != tensor.Float32 {
-			return nil, errors.Errorf("%s: %s's input %s is %v, want a float32 tensor", op.name, bn.name, n.Name(), n.Value())
+			return nil, errors.Errorf("%s: %s's input %s holds %T, want a float32 tensor", op.name, bn.name, n.Name(), n.Value())
 		}
 		args[i] = t
 	}

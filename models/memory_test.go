@@ -10,9 +10,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// trainStep runs one forward and backward pass of a fresh model and returns
-// the loss, the logits and every gradient, with or without a memory plan.
-func trainStep(t *testing.T, name string, plan bool) (float32, []float32, [][]float32) {
+// buildOnImages builds a fresh model (seed 5) on a batch of 4 random
+// 32x32 images, and returns the random source it drew them from.
+func buildOnImages(t *testing.T, name string) (*Model, *G.ExprGraph, *Net, *rand.Rand) {
 	t.Helper()
 	m, err := New(name, Options{Seed: 5})
 	if err != nil {
@@ -20,13 +20,19 @@ func trainStep(t *testing.T, name string, plan bool) (float32, []float32, [][]fl
 	}
 	rng := rand.New(rand.NewSource(1))
 	g := G.NewGraph()
-	in := m.InputShape()
-	size := 32
-	x := gradcheck.Input(g, rng, "x", tensor.Float32, 4, in[0], size, size)
+	x := gradcheck.Input(g, rng, "x", tensor.Float32, 4, m.InputShape()[0], 32, 32)
 	net, err := m.Build(g, x)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, g, net, rng
+}
+
+// trainStep runs one forward and backward pass of a fresh model and returns
+// the loss, the logits and every gradient, with or without a memory plan.
+func trainStep(t *testing.T, name string, plan bool) (float32, []float32, [][]float32) {
+	t.Helper()
+	_, g, net, rng := buildOnImages(t, name)
 	classes := net.Logits.Shape()[1]
 	targets := tensor.New(tensor.WithShape(4, classes), tensor.WithBacking(make([]float32, 4*classes)))
 	for i := 0; i < 4; i++ {
@@ -118,19 +124,9 @@ func TestMemoryPlanChangesNothing(t *testing.T) {
 // run's logits and the last evaluation run's, and the plan.
 func forwardRuns(t *testing.T, name string, plan bool) (train, eval []float32, p layers.MemoryPlan) {
 	t.Helper()
-	m, err := New(name, Options{Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewSource(1))
-	g := G.NewGraph()
-	in := m.InputShape()
-	x := gradcheck.Input(g, rng, "x", tensor.Float32, 4, in[0], 32, 32)
-	net, err := m.Build(g, x)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, g, net, _ := buildOnImages(t, name)
 	if plan {
+		var err error
 		if p, err = layers.PlanMemory(g, net.Logits); err != nil {
 			t.Fatal(err)
 		}
