@@ -58,10 +58,10 @@ type MemoryPlan struct {
 // they lay out their output gradient, and both live as long as the input
 // gradient would have. And a float32 batch norm with a residual whose input
 // is a convolution's output that nothing else reads (nor keep lists), and
-// whose residual runs before that convolution, takes that output's buffer: in evaluation mode the convolution
-// normalizes each chunk of images as soon as it has written it, and the
-// batch norm writes nothing; in training mode the batch norm normalizes in
-// place.
+// whose residual runs before that convolution, takes that output's buffer:
+// in evaluation mode the convolution normalizes each chunk of images as
+// soon as it has written it, and the batch norm writes nothing; in
+// training mode the batch norm normalizes in place.
 func PlanMemory(g *G.ExprGraph, keep ...*G.Node) (MemoryPlan, error) {
 	sorted, err := G.Sort(g)
 	if err != nil {

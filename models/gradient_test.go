@@ -123,11 +123,11 @@ func equal(a, b []float32) bool {
 // TestGradientsIndependentOfThreads computes a float32 ResNet-20's loss
 // gradients (batch 16, several convolution chunks per stage) with one
 // worker and with two, three and four, and requires them bit for bit
-// equal (with two and four the forward convolutions also halve the last
-// chunk of each worker's share, see taperedChunks): the ops cut
-// their work into pieces that any worker may take, and every sum runs in
-// an order fixed by the batch alone, so a run reproduces on a machine with
-// another number of cores.
+// equal: the ops cut their work into pieces that any worker may take (the
+// shifted convolutions' pieces include the half chunks that end each half
+// of the batch, see shiftedLayout.chunks), and every sum runs in an order
+// fixed by the batch alone, so a run reproduces on a machine with another
+// number of cores.
 func TestGradientsIndependentOfThreads(t *testing.T) {
 	grads := func(threads int) [][]float32 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))

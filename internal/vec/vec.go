@@ -495,13 +495,13 @@ func DealRows(a, b, src []float32, n, m, ldDst, ldSrc int) {
 	if !check(n, m, ldSrc, src) || !check(n, (m+1)/2, ldDst, a) {
 		return
 	}
-	done := 0 // values of each row dealt by the assembly
 	if b != nil {
-		check(n, m/2, ldDst, b)
+		check(n, m/2, ldDst, b) // panics when b is too short
 	}
+	done := 0 // values of each row dealt by the assembly
 	if blocks := m / 16; avx2 != nil && blocks > 0 {
 		var bp *float32
-		if b != nil && m/2 > 0 {
+		if b != nil {
 			bp = &b[0]
 		}
 		avx2.dealRows(&a[0], bp, &src[0], n, blocks, ldDst, ldSrc)
